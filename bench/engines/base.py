@@ -101,6 +101,11 @@ class Engine(Protocol):
 
     name: ClassVar[str]
 
+    @staticmethod
+    def check() -> None:
+        """Raise EngineUnavailable naming what is missing (package, binary, weights); loads nothing."""
+        ...
+
     def __init__(self, device: str = "cpu") -> None: ...
 
     def describe(self) -> EngineInfo:

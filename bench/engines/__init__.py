@@ -1,0 +1,58 @@
+"""The engine zoo: built-in adapters by name, plus third-party ones via entry points.
+
+A third-party package registers ``name = "module:Class"`` in the entry-point group
+``ocr2stage_bench.engines``; the class implements :class:`bench.engines.base.Engine`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from bench.engines.base import Engine, EngineUnavailable
+
+ENTRY_POINT_GROUP = "ocr2stage_bench.engines"
+BUILTIN = {
+    "two-stage": "bench.engines.two_stage:TwoStageEngine",
+    "easyocr": "bench.engines.easyocr:EasyOCREngine",
+    "paddleocr": "bench.engines.paddleocr:PaddleOCREngine",
+    "tesseract": "bench.engines.tesseract:TesseractEngine",
+}
+DEFAULT_ENGINES = ("two-stage", "easyocr", "paddleocr", "tesseract")
+
+
+class UnknownEngine(KeyError):
+    def __str__(self) -> str:
+        return f"unknown engine {self.args[0]!r}; known engines: {', '.join(engine_names())}"
+
+
+def _targets() -> dict[str, str]:
+    targets = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        targets.setdefault(ep.name, ep.value)
+    return targets
+
+
+def engine_names() -> list[str]:
+    return list(_targets())
+
+
+def engine_class(name: str) -> type[Engine]:
+    """Import an engine's class by name; raises UnknownEngine or EngineUnavailable."""
+    target = _targets().get(name)
+    if target is None:
+        raise UnknownEngine(name)
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise EngineUnavailable(f"{name}: cannot import {module} ({e})") from e
+
+
+def availability(name: str) -> str | None:
+    """None when the engine can run here, else the reason (checks packages and weights, loads nothing)."""
+    try:
+        engine_class(name).check()
+    except EngineUnavailable as e:
+        return str(e)
+    return None

@@ -1,0 +1,1 @@
+"""Metrics: pure functions over (truth, prediction[, boxes]); they never read files or know engines."""

@@ -1,0 +1,150 @@
+"""Read a run folder (docs/FORMATS.md) into pandas and plain dicts, tolerating what is missing.
+
+A report is most wanted when a run went wrong, so nothing here raises on a missing or partial
+file: each gap becomes a note the report prints, and the sections show "n/a" where data is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.datasets import DatasetError, load_dataset
+
+META_PREFIX = "meta."
+RESULT_COLUMNS = ("engine", "file", "truth", "prediction", "correct", "cer", "edits", "latency_ms", "error", "failure")
+
+
+def _read_json(path: Path, notes: list[str]) -> Any:
+    if not path.exists():
+        notes.append(f"{path.name} is missing")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        notes.append(f"{path.name} is not valid JSON ({e})")
+        return None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a predictions file; a torn last line (run killed mid-write) is skipped."""
+    rows = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _read_results(run_dir: Path, notes: list[str]) -> pd.DataFrame:
+    for name, reader in (("results.parquet", pd.read_parquet), ("results.csv", pd.read_csv)):
+        if (run_dir / name).exists():
+            df = reader(run_dir / name)
+            break
+    else:
+        notes.append("results table is missing: the run did not finish; nothing to score")
+        df = pd.DataFrame(columns=list(RESULT_COLUMNS))
+    for col in ("truth", "prediction"):
+        df[col] = df[col].fillna("").astype(str)
+    df["correct"] = df["correct"].fillna(False).astype(bool)
+    df["latency_ms"] = pd.to_numeric(df["latency_ms"], errors="coerce")
+    df["error"] = df["error"].where(df["error"].notna() & (df["error"].astype(str) != ""), None)
+    return df
+
+
+@dataclass
+class Run:
+    """One run folder: run.json, engine records, the results table and the summary."""
+
+    path: Path
+    run: dict[str, Any]
+    summary: dict[str, Any]
+    engine_records: dict[str, dict[str, Any]]
+    results: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def engines(self) -> list[str]:
+        """Requested engines in the run's order, then any that only left records or rows."""
+        order = list(self.run.get("engines") or [])
+        for e in [*self.engine_records, *self.summary.get("engines", {}), *self.results["engine"].unique()]:
+            if e not in order:
+                order.append(e)
+        return order
+
+    def info(self, engine: str) -> dict[str, Any]:
+        rec = self.engine_records.get(engine) or self.summary.get("engines", {}).get(engine) or {}
+        return rec.get("info") or {}
+
+    def record(self, engine: str) -> dict[str, Any]:
+        """``engines/<engine>.json`` (load time, load error), else the summary's copy."""
+        return self.engine_records.get(engine) or self.summary.get("engines", {}).get(engine) or {}
+
+    def label(self, engine: str) -> str:
+        """The engine's own label, verbatim: a report must never rename a model."""
+        return self.info(engine).get("label") or engine
+
+    def metrics(self, engine: str) -> dict[str, Any]:
+        return (self.summary.get("engines", {}).get(engine) or {}).get("metrics") or {}
+
+    def rows(self, engine: str) -> pd.DataFrame:
+        return self.results[self.results["engine"] == engine]
+
+    @property
+    def slice_columns(self) -> list[str]:
+        """``meta.*`` columns holding strings: the dataset's slices (numeric meta is not a slice)."""
+        cols = []
+        for c in self.results.columns:
+            if c.startswith(META_PREFIX):
+                values = self.results[c].dropna()
+                if len(values) and values.map(lambda v: isinstance(v, str)).all():
+                    cols.append(c)
+        return cols
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        return self.run.get("dataset") or self.summary.get("run", {}).get("dataset") or {}
+
+    @cached_property
+    def images_dir(self) -> Path | None:
+        """Where the run's images are now, or None (dataset moved or not on this machine)."""
+        path = self.dataset.get("path")
+        if not path:
+            return None
+        try:
+            return load_dataset(str(path)).images_dir
+        except DatasetError:
+            return None
+
+    def readings(self, engine: str, files: set[str]) -> dict[str, dict[str, Any]]:
+        """Stored readings (lines, char boxes) of ``files`` for one engine, by file."""
+        path = self.path / "predictions" / f"{engine}.jsonl"
+        if not path.exists():
+            return {}
+        return {r["file"]: r.get("reading") or {} for r in _read_jsonl(path) if r.get("file") in files}
+
+
+def load_run(run_dir: Path) -> Run:
+    """Everything the report needs from a run folder; gaps are listed in ``Run.notes``."""
+    run_dir = Path(run_dir)
+    notes: list[str] = []
+    run = _read_json(run_dir / "run.json", notes) or {}
+    summary = _read_json(run_dir / "summary.json", notes) or {}
+    if not run and summary.get("run"):
+        run = summary["run"]
+    records = {}
+    for p in sorted((run_dir / "engines").glob("*.json")):
+        rec = _read_json(p, notes)
+        if rec:
+            records[rec.get("engine") or p.stem] = rec
+    return Run(run_dir, run, summary, records, _read_results(run_dir, notes), notes)
