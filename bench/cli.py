@@ -1,0 +1,236 @@
+"""The ``bench`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
+from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_class, engine_names
+from bench.readout import READOUTS
+from bench.results import summarize
+from bench.runner import RunError, RunOptions, default_run_dir, run as run_engines
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Benchmark OCR engines on labelled code images: two-stage vs CRNN recognisers.")
+datasets_app = typer.Typer(help="List datasets, or generate a synthetic one.")
+models_app = typer.Typer(help="Model weights that do not come with a package.")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(models_app, name="models")
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f} ms"
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"{summary['run']['dataset']['name']}: {summary['run']['dataset']['n']} images")
+    for col in ("engine", "seq. accuracy", "CER", "p50", "p95", "load", "errors", "note"):
+        table.add_column(col)
+    for name, e in summary["engines"].items():
+        m = e["metrics"] or {}
+        table.add_row(name, _pct(m.get("sequence_accuracy")), _pct(m.get("cer")), _ms(m.get("p50_ms")),
+                      _ms(m.get("p95_ms")), "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
+                      str(m.get("n_errors", "")), e["error"] or "")
+    out.print(table)
+
+
+@app.command()
+def run(
+    dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")] = "serials",
+    engines: Annotated[str, typer.Option(help="Comma-separated engine names.")] = ",".join(DEFAULT_ENGINES),
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N images.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default reports/<dataset>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the latest run of this dataset).")] = False,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    readout: Annotated[Optional[str], typer.Option(help=f"Override the manifest's readout: {', '.join(READOUTS)}.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds one image may take before its engine is restarted.")] = 120.0,
+    report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
+    gate: Annotated[Optional[Path], typer.Option(help="Gate the run against this baseline (exit 1 on regression).")] = None,
+) -> None:
+    """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
+    names = [e.strip() for e in engines.split(",") if e.strip()]
+    for name in names:
+        try:
+            engine_class(name)
+        except UnknownEngine as e:
+            _fail(str(e))
+        except Exception:  # noqa: BLE001 - an engine that cannot import is recorded by its worker
+            pass
+    if readout and readout not in READOUTS:
+        _fail(f"unknown readout {readout!r}; choose one of {', '.join(READOUTS)}")
+    if device != "cpu" and not device.startswith("cuda"):
+        _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    try:
+        ds = load_dataset(dataset)
+    except DatasetError as e:
+        _fail(str(e))
+    if not ds.items:
+        _fail(f"dataset {ds.name} has no usable labelled images")
+    for problem in ds.problems:
+        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
+    opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
+                      command=shlex.join(["bench", *sys.argv[1:]]))
+    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_event(engine: str, event: str, count: int) -> None:
+            if engine not in tasks:
+                tasks[engine] = progress.add_task(engine, total=None, status="")
+            if event == "total":
+                progress.update(tasks[engine], total=count)
+            elif event == "advance":
+                progress.advance(tasks[engine], count)
+            else:
+                progress.update(tasks[engine], status=event.removeprefix("status:")[:60])
+
+        try:
+            run_engines(ds, opts, Path(run_dir), resume=resume, on_event=on_event)
+        except RunError as e:
+            _fail(str(e))
+    summary = summarize(Path(run_dir))
+    print_summary(summary)
+    out.print(f"run folder: {run_dir}")
+    if report:
+        _write_report(Path(run_dir), None)
+    if gate:
+        raise typer.Exit(_gate(Path(run_dir), gate, None))
+
+
+def _latest_run(dataset: str) -> Path | None:
+    from bench.runner import REPORTS
+
+    runs = sorted(REPORTS.glob(f"{dataset}-*/run.json"))
+    return runs[-1].parent if runs else None
+
+
+def _write_report(run_dir: Path, compare_to: Path | None) -> Path:
+    from bench.report import write_report
+
+    path = write_report(run_dir, compare_to=compare_to)
+    out.print(f"report: {path}")
+    return path
+
+
+@app.command()
+def summarize_run(run_dir: Path) -> None:
+    """Rebuild results.parquet/csv and summary.json from a run folder's predictions."""
+    if not (run_dir / "run.json").exists():
+        _fail(f"{run_dir} is not a run folder (no run.json)")
+    print_summary(summarize(run_dir))
+
+
+@app.command("engines")
+def list_engines() -> None:
+    """Engines with availability (packages, binaries, weights checked; nothing loaded)."""
+    table = Table()
+    for col in ("engine", "available", "detail"):
+        table.add_column(col)
+    for name in engine_names():
+        reason = availability(name)
+        table.add_row(name, "yes" if reason is None else "[red]no[/red]", reason or _weights_line(name))
+    out.print(table)
+
+
+def _weights_line(name: str) -> str:
+    from bench import weights
+
+    return {
+        "easyocr": ", ".join(f"{k} {v}" for k, v in weights.EASYOCR_WEIGHTS.items()),
+        "paddleocr": "PP-OCRv5_mobile det+rec, sha256-checked in " + str(weights.paddle_model_root()),
+    }.get(name, "")
+
+
+@datasets_app.callback(invoke_without_command=True)
+def datasets_list(ctx: typer.Context) -> None:
+    """List the project's datasets with their sizes."""
+    if ctx.invoked_subcommand:
+        return
+    table = Table()
+    for col in ("dataset", "images", "description"):
+        table.add_column(col)
+    for folder in list_datasets():
+        try:
+            ds = load_dataset(str(folder))
+            table.add_row(ds.name, str(len(ds.items)), ds.manifest.get("description", ""))
+        except DatasetError as e:
+            table.add_row(folder.name, "-", f"[red]{e}[/red]")
+    out.print(table)
+
+
+@datasets_app.command("generate")
+def datasets_generate(
+    name: str,
+    n: Annotated[int, typer.Option(min=1)] = 600,
+    seed: Annotated[int, typer.Option()] = 0,
+    styles: Annotated[Optional[str], typer.Option(help="Comma-separated style names (default: all).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+) -> None:
+    """Generate a synthetic serial-code dataset (images, labels.jsonl with char boxes, manifest)."""
+    from ocr2stage.synth import STYLES, generate_dataset
+
+    chosen = [s.strip() for s in styles.split(",")] if styles else None
+    unknown = sorted(set(chosen or []) - set(STYLES))
+    if unknown:
+        _fail(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(STYLES)}")
+    folder = out_dir or Path("datasets") / name
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"generating {name}", total=n)
+        generate_dataset(folder, n=n, seed=seed, styles=chosen, progress=lambda k: progress.advance(task, k))
+    out.print(f"{folder}: {n} images, fingerprint {write_fingerprint(folder)}")
+
+
+@models_app.command("fetch")
+def models_fetch() -> None:
+    """Fetch and verify the PaddleOCR PP-OCRv5_mobile model folders (EasyOCR's come with a package)."""
+    from bench.weights import WeightsError, easyocr_model_dir, fetch_paddle_models
+
+    try:
+        for model, folder in fetch_paddle_models().items():
+            out.print(f"{model}: {folder} (sha256 verified)")
+        out.print(f"EasyOCR weights: {easyocr_model_dir()} (md5 verified)")
+    except WeightsError as e:
+        _fail(str(e))
+
+
+@app.command()
+def report(
+    run_dir: Path,
+    other: Annotated[Optional[Path], typer.Argument(help="A second run to compare with.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Same as the second argument.")] = None,
+) -> None:
+    """Write report.html for a run folder (optionally compared with another run)."""
+    for folder in filter(None, (run_dir, other, baseline)):
+        if not (folder / "summary.json").exists():
+            _fail(f"{folder} has no summary.json (run `bench summarize-run {folder}` first)")
+    _write_report(run_dir, other or baseline)
+
+
+def _gate(run_dir: Path, baseline: Path, config: Path | None) -> int:
+    from bench.gate import run_gate
+
+    return run_gate(run_dir, baseline, config)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,96 @@
+"""A finished (or partial) run folder -> results table and summary.json.
+
+Everything here is derived from the files the runner wrote; nothing calls an engine, so the
+table and summary can be rebuilt at any time (``bench summarize RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.metrics.detection import char_box_counts
+from bench.metrics.summary import engine_metrics, slice_columns, sliced_metrics
+from bench.metrics.text import cer, failure_class
+from rapidfuzz.distance import Levenshtein
+
+
+def _pred_char_boxes(reading: dict[str, Any] | None) -> list[list[float]] | None:
+    """Every character box of a reading, or None when the engine reports no character boxes."""
+    if reading is None:
+        return None
+    lines = reading.get("lines", [])
+    if not lines or any(ln.get("chars") is None for ln in lines):
+        return [] if not lines else None
+    return [c["box"] for ln in lines for c in ln["chars"] if c.get("box") is not None]
+
+
+def _row(rec: dict[str, Any], engine_has_chars: bool) -> dict[str, Any]:
+    truth, pred = rec["truth"], rec["prediction"]
+    row = {
+        "engine": rec["engine"], "file": rec["file"], "truth": truth, "prediction": pred,
+        "correct": truth == pred and rec["error"] is None, "cer": cer(truth, pred),
+        "edits": Levenshtein.distance(truth, pred), "latency_ms": rec["latency_ms"], "error": rec["error"],
+        "failure": "error" if rec["error"] else failure_class(truth, pred),
+        "n_lines": len((rec["reading"] or {}).get("lines", [])),
+    }
+    boxes = _pred_char_boxes(rec["reading"])
+    truth_boxes = [c["box"] for c in rec.get("truth_chars") or []]
+    if engine_has_chars and truth_boxes and rec["error"] is None:
+        counts = char_box_counts(truth_boxes, boxes or [])
+        row.update({f"chars_{k.removesuffix('_chars')}": v for k, v in counts.items()})
+    row.update({f"meta.{k}": v for k, v in (rec.get("meta") or {}).items()})
+    return row
+
+
+def load_records(run_dir: Path) -> list[dict[str, Any]]:
+    recs = []
+    for path in sorted((Path(run_dir) / "predictions").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line of a killed run
+    return recs
+
+
+def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (engine, image); character-box columns only for engines that report boxes."""
+    has_chars = {
+        r["engine"] for r in records if _pred_char_boxes(r["reading"]) not in (None, [])
+    }
+    rows = [_row(r, r["engine"] in has_chars) for r in records]
+    table = pd.DataFrame(rows)
+    for col in ("chars_truth", "chars_pred", "chars_matched", "chars_merged", "chars_split"):
+        if col not in table:
+            table[col] = pd.NA
+    return table
+
+
+def summarize(run_dir: Path) -> dict[str, Any]:
+    """Write results.parquet, results.csv and summary.json; return the summary."""
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    table = results_table(load_records(run_dir))
+    if len(table):
+        table.to_parquet(run_dir / "results.parquet", index=False)
+        table.to_csv(run_dir / "results.csv", index=False)
+    slices = slice_columns(table) if len(table) else []
+    engines: dict[str, Any] = {}
+    for engine in run["engines"]:
+        ej = run_dir / "engines" / f"{engine}.json"
+        desc = json.loads(ej.read_text()) if ej.exists() else {"info": None, "load_s": None, "error": "not run"}
+        rows = table[table["engine"] == engine] if len(table) else table
+        engines[engine] = {
+            "info": desc["info"], "load_s": desc["load_s"], "error": desc["error"],
+            "metrics": {**engine_metrics(rows), "load_s": desc["load_s"]} if len(rows) else None,
+            "slices": sliced_metrics(rows, slices) if len(rows) else {},
+        }
+    summary = {"run": run, "engines": engines,
+               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    return summary
