@@ -1,7 +1,8 @@
 """The engine zoo: built-in adapters by name, plus third-party ones via entry points.
 
 A third-party package registers ``name = "module:Class"`` in the entry-point group
-``ocr2stage_bench.engines``; the class implements :class:`bench.engines.base.Engine`.
+``ocr2stage_bench.engines``; the class implements :class:`bench.engines.base.Engine`. An
+unregistered adapter can be named directly as ``module:Class``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def engine_names() -> list[str]:
 
 def engine_class(name: str) -> type[Engine]:
     """Import an engine's class by name; raises UnknownEngine or EngineUnavailable."""
-    target = _targets().get(name)
+    target = _targets().get(name) or (name if ":" in name else None)
     if target is None:
         raise UnknownEngine(name)
     module, _, attr = target.partition(":")

@@ -1,0 +1,38 @@
+"""Readout: choosing and normalising the code among an engine's lines, never from the truth."""
+
+import pytest
+
+from bench.engines.base import Line, Reading
+from bench.readout import normalize, read_out
+
+PLATE = Reading((
+    Line("California", (10, 5, 200, 25), 0.9),
+    Line("7ABC-123", (20, 40, 300, 110), 0.8),
+    Line("dmv.ca.gov", (60, 120, 180, 140), 0.95),
+))
+SERIAL = {"charset": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "normalize": {"uppercase": True, "remove_whitespace": True, "keep_only_charset": True}}
+
+
+def test_normalize_rules():
+    assert normalize(" sn 7x-4\nq ", {"normalize": {"uppercase": True, "remove_whitespace": True}}) == "SN7X-4Q"
+    assert normalize("7ABC-123", SERIAL) == "7ABC123"
+    assert normalize("O0", {"normalize": {"map": {"O": "0"}}}) == "00"
+
+
+def test_all_lines_joins_in_order():
+    assert read_out(PLATE, {"normalize": {"uppercase": True, "remove_whitespace": True}}, "all_lines") == "CALIFORNIA7ABC-123DMV.CA.GOV"
+
+
+def test_tallest_line_picks_the_plate_code():
+    assert read_out(PLATE, SERIAL, "tallest_line") == "7ABC123"
+
+
+def test_best_fit_prefers_the_pattern():
+    manifest = {**SERIAL, "pattern": "^[0-9][A-Z]{3}[0-9]{3}$"}
+    assert read_out(PLATE, manifest, "best_fit") == "7ABC123"
+
+
+def test_empty_reading_and_unknown_mode():
+    assert read_out(Reading(), SERIAL) == ""
+    with pytest.raises(ValueError, match="unknown readout"):
+        read_out(PLATE, SERIAL, "longest")
