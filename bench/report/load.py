@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from bench.datasets import DatasetError, load_dataset
+from bench.metrics.summary import slice_columns
+from bench.results import load_records
 
 META_PREFIX = "meta."
 RESULT_COLUMNS = ("engine", "file", "truth", "prediction", "correct", "cer", "edits", "latency_ms", "error", "failure")
@@ -31,24 +33,14 @@ def _read_json(path: Path, notes: list[str]) -> Any:
         return None
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a predictions file; a torn last line (run killed mid-write) is skipped."""
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
 def _read_results(run_dir: Path, notes: list[str]) -> pd.DataFrame:
     for name, reader in (("results.parquet", pd.read_parquet), ("results.csv", pd.read_csv)):
         if (run_dir / name).exists():
             df = reader(run_dir / name)
             break
     else:
-        notes.append("results table is missing: the run did not finish; nothing to score")
+        notes.append("results table is missing (the run did not finish): `bench summarize-run RUN_DIR` builds it "
+                     "from the predictions written so far")
         df = pd.DataFrame(columns=list(RESULT_COLUMNS))
     for col in ("truth", "prediction"):
         df[col] = df[col].fillna("").astype(str)
@@ -100,16 +92,10 @@ class Run:
     def rows(self, engine: str) -> pd.DataFrame:
         return self.results[self.results["engine"] == engine]
 
-    @property
+    @cached_property
     def slice_columns(self) -> list[str]:
-        """``meta.*`` columns holding strings: the dataset's slices (numeric meta is not a slice)."""
-        cols = []
-        for c in self.results.columns:
-            if c.startswith(META_PREFIX):
-                values = self.results[c].dropna()
-                if len(values) and values.map(lambda v: isinstance(v, str)).all():
-                    cols.append(c)
-        return cols
+        """``meta.*`` columns the summary slices by (few distinct string values)."""
+        return slice_columns(self.results) if len(self.results) else []
 
     @property
     def dataset(self) -> dict[str, Any]:
@@ -126,12 +112,9 @@ class Run:
         except DatasetError:
             return None
 
-    def readings(self, engine: str, files: set[str]) -> dict[str, dict[str, Any]]:
-        """Stored readings (lines, char boxes) of ``files`` for one engine, by file."""
-        path = self.path / "predictions" / f"{engine}.jsonl"
-        if not path.exists():
-            return {}
-        return {r["file"]: r.get("reading") or {} for r in _read_jsonl(path) if r.get("file") in files}
+    def readings(self, files: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored readings (lines, char boxes) of ``files``, by (engine, file)."""
+        return {(r["engine"], r["file"]): r.get("reading") or {} for r in load_records(self.path) if r.get("file") in files}
 
 
 def load_run(run_dir: Path) -> Run:

@@ -1,0 +1,156 @@
+"""Matplotlib figures as ``data:`` URIs, so the report is one file that needs no network.
+
+SVG keeps text as text (``svg.fonttype = none``): crisp at any zoom and a few kB per chart.
+Every function takes plain numbers, never a run, so each chart can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "figure.dpi": 100,
+    }
+)
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def engine_colors(engines: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per engine across every chart and the gallery."""
+    return {e: PALETTE[i % len(PALETTE)] for i, e in enumerate(engines)}
+
+
+def _to_uri(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _err(est: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Asymmetric error bars from an interval; a nan interval draws no bar."""
+    return np.nan_to_num(np.vstack([est - low, high - est]), nan=0.0).clip(min=0)
+
+
+def accuracy_vs_latency(points: pd.DataFrame, colors: dict[str, str]) -> str:
+    """One point per engine: median latency (log x) against sequence accuracy with its CI.
+
+    ``points`` columns: engine, label, p50_ms, acc, acc_low, acc_high.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for _, p in points.iterrows():
+        ax.errorbar(
+            p.p50_ms, 100 * p.acc, yerr=100 * _err(np.array([p.acc]), np.array([p.acc_low]), np.array([p.acc_high])),
+            fmt="o", ms=8, capsize=4, color=colors[p.engine], label=p.label,
+        )
+        ax.annotate(p.label, (p.p50_ms, 100 * p.acc), xytext=(7, 5), textcoords="offset points", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("median latency per image, ms (log scale; left is faster)")
+    ax.set_ylabel("sequence accuracy, % (95% CI)")
+    ax.set_ylim(-3, 103)
+    return _to_uri(fig)
+
+
+def grouped_bars(table: pd.DataFrame, colors: dict[str, str], labels: dict[str, str], ylabel: str) -> str:
+    """Bars grouped by ``table.group``, one bar per engine, with CI error bars.
+
+    ``table`` columns: group, engine, value, low, high (values are shares, drawn as %); engines
+    are drawn in the order of ``labels``, the report's engine order.
+    """
+    groups = list(dict.fromkeys(table["group"]))
+    engines = [e for e in labels if e in set(table["engine"])]
+    width = 0.8 / max(len(engines), 1)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(groups) * max(len(engines), 1) * 0.45 + 2), 3.2))
+    x = np.arange(len(groups))
+    for i, e in enumerate(engines):
+        t = table[table["engine"] == e].set_index("group").reindex(groups)
+        est, low, high = (100 * t[c].to_numpy(dtype=float) for c in ("value", "low", "high"))
+        ax.bar(x + (i - (len(engines) - 1) / 2) * width, np.nan_to_num(est), width, color=colors[e],
+               label=labels[e], yerr=_err(est, low, high), capsize=2, error_kw={"lw": 0.8})
+    ax.set_xticks(x, groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=7, ncols=min(len(engines), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return _to_uri(fig)
+
+
+def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str, fmt: str = "{:.0f}") -> str:
+    """Annotated heat map; empty (nan or 0) cells stay blank so the hot spots stand out."""
+    values = matrix.to_numpy(dtype=float)
+    cell = 0.3
+    fig, ax = plt.subplots(figsize=(cell * len(matrix.columns) + 1.6, cell * len(matrix.index) + 1.2))
+    masked = np.ma.masked_where(~np.isfinite(values) | (values == 0), values)
+    ax.imshow(masked, cmap="OrRd", aspect="equal", vmin=0, interpolation="nearest")
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+    ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+    ax.tick_params(axis="x", labelrotation=0 if max((len(str(c)) for c in matrix.columns), default=0) < 4 else 30)
+    ax.grid(False)
+    top = np.nanmax(values) if np.isfinite(values).any() else 0
+    for (r, c), v in np.ndenumerate(values):
+        if np.isfinite(v) and v != 0:
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.6 * top else "black")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return _to_uri(fig)
+
+
+def latency_boxes(latencies: dict[str, np.ndarray], colors: dict[str, str], labels: dict[str, str]) -> str:
+    """Horizontal box per engine, whiskers at the 5th/95th percentile, log scale.
+
+    Outliers are not drawn one by one: on a 10,000-image run they would be thousands of SVG
+    nodes; p99 is in the engine table instead.
+    """
+    engines = [e for e, v in latencies.items() if len(v)]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(engines) + 1.0))
+    bp = ax.boxplot([latencies[e] for e in engines], vert=False, whis=(5, 95), showfliers=False,
+                    patch_artist=True, widths=0.6, medianprops={"color": "black"})
+    for patch, e in zip(bp["boxes"], engines):
+        patch.set_facecolor(colors[e])
+        patch.set_alpha(0.6)
+    ax.set_yticks(range(1, len(engines) + 1), [labels[e] for e in engines])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per image, ms (log scale; box: p25-p75, whiskers: p5-p95)")
+    return _to_uri(fig)
+
+
+def stacked_failures(counts: pd.DataFrame, classes: Sequence[str], labels: dict[str, str]) -> str:
+    """Share of images per failure class, one horizontal stacked bar per engine.
+
+    ``counts``: index engine, columns failure classes (counts).
+    """
+    shares = counts.reindex(columns=list(classes), fill_value=0)
+    shares = shares.div(shares.sum(axis=1).replace(0, np.nan), axis=0).fillna(0) * 100
+    colors = {"correct": "#9bd19b", "no_text": "#7f7f7f", "missing_chars": "#d62728", "extra_chars": "#1f77b4",
+              "substitutions": "#ff9f1c", "mixed": "#9467bd", "error": "#000000"}
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(shares) + 1.2))
+    left = np.zeros(len(shares))
+    for cls in shares.columns:
+        ax.barh(range(len(shares)), shares[cls], left=left, color=colors.get(cls, "#cccccc"),
+                label=cls.replace("_", " "))
+        left += shares[cls].to_numpy()
+    ax.set_yticks(range(len(shares)), [labels[e] for e in shares.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of images")
+    ax.legend(fontsize=7, ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return _to_uri(fig)

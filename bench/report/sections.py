@@ -1,0 +1,195 @@
+"""One function per report section: a run in, plain data (sentences, rows, chart URIs) out.
+
+The template only lays these out; every judgement (who wins, is it significant, what is
+missing) is made here, in Python, where it can be tested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
+from bench.report import plots
+from bench.report.fmt import char, ci, ms, pct, pvalue
+from bench.report.load import META_PREFIX, Run
+from bench.report.stats import EngineStats, ci_frame, finite, pairwise_tests, ratio, significant
+
+FAILURE_CLASSES = (*FAILURES, "error")
+"""The results table's ``failure`` column: a string-level class, or "error" when the engine raised."""
+CONFUSION_TOP = 15
+
+
+def _gap_sentence(w: EngineStats, o: EngineStats, test: Any) -> str:
+    gap = w.accuracy.estimate - o.accuracy.estimate
+    head = (
+        f"{w.label} reads {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes exactly, "
+        f"{o.label} {pct(o.accuracy.estimate)} {ci(o.accuracy)}"
+    )
+    evidence = (
+        f"McNemar {pvalue(test.p_value)} on {test.n:,} paired images: {test.only_a} read only by "
+        f"{w.label}, {test.only_b} only by {o.label}"
+    )
+    if gap == 0:
+        return f"{head}: a tie ({evidence})."
+    verdict = "significant" if significant(test) else "not significant, the two cannot be told apart on this set"
+    return f"{head}; the gap of {100 * gap:.1f} points is {verdict} ({evidence})."
+
+
+def findings(stats: list[EngineStats], run: Run) -> list[str]:
+    """The decision summary: one plain sentence per finding, winner first."""
+    ran = sorted((s for s in stats if s.has_results), key=lambda s: -s.accuracy.estimate)
+    out = [f"{s.label} has no results: {s.status}." for s in stats if not s.has_results]
+    if not ran:
+        return out + ["No engine produced results, so there is nothing to compare."]
+    best = ran[0]
+    if len(ran) == 1:
+        out.insert(0, f"Only {best.label} produced results: it reads {pct(best.accuracy.estimate)} "
+                      f"{ci(best.accuracy)} of {best.n:,} codes exactly.")
+        return out
+    tests = pairwise_tests(run, [s.engine for s in ran])
+    lines = [_gap_sentence(best, o, tests[(best.engine, o.engine)]) for o in ran[1:]]
+    by_cer = sorted(ran, key=lambda s: s.cer.estimate)
+    lines.append(
+        f"Lowest character error rate: {by_cer[0].label} with {pct(by_cer[0].cer.estimate, 2)} "
+        f"{ci(by_cer[0].cer, 2)}; " + ", ".join(f"{s.label} {pct(s.cer.estimate, 2)} {ci(s.cer, 2)}" for s in by_cer[1:]) + "."
+    )
+    timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=lambda s: s.latency["p50_ms"])
+    if len(timed) > 1:
+        fast, slow = timed[0], timed[-1]
+        lines.append(
+            f"Fastest: {fast.label}, median {ms(fast.latency['p50_ms'])} per image (p95 {ms(fast.latency['p95_ms'])}), "
+            f"{ratio(slow.latency['p50_ms'], fast.latency['p50_ms']):.1f}x faster than the slowest, {slow.label} "
+            f"({ms(slow.latency['p50_ms'])})."
+        )
+        if best.engine != fast.engine:
+            lines.append(
+                f"{best.label}, the most accurate, needs {ratio(best.latency['p50_ms'], fast.latency['p50_ms']):.1f}x "
+                f"the median time of {fast.label}."
+            )
+    partial = [s for s in ran if s.n_errors]
+    lines += [f"{s.label} failed on {s.n_errors:,} of {s.n:,} images (counted as misread)." for s in partial]
+    return lines + out
+
+
+def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
+    """Matrix of McNemar p-values with who wins each pair, for the decision section."""
+    ran = [s for s in stats if s.has_results]
+    tests = pairwise_tests(run, [s.engine for s in ran])
+    cells = {
+        (a.engine, b.engine): {
+            "p": pvalue(t.p_value),
+            "significant": significant(t),
+            "better": t.only_a > t.only_b,
+            "detail": f"{t.only_a} vs {t.only_b} discordant of {t.n}",
+        }
+        for (a, b) in ((a, b) for a in ran for b in ran if a is not b)
+        for t in [tests[(a.engine, b.engine)]]
+    }
+    return {"engines": ran, "cells": cells}
+
+
+def scatter(stats: list[EngineStats], colors: dict[str, str]) -> str | None:
+    pts = pd.DataFrame(
+        [
+            {"engine": s.engine, "label": s.label, "p50_ms": s.latency["p50_ms"], "acc": s.accuracy.estimate,
+             "acc_low": s.accuracy.low, "acc_high": s.accuracy.high}
+            for s in stats
+            if s.has_results and finite(s.latency["p50_ms"]) and s.latency["p50_ms"] > 0
+        ]
+    )
+    return None if pts.empty else plots.accuracy_vs_latency(pts, colors)
+
+
+def latency_plot(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> str | None:
+    lat = {s.engine: run.rows(s.engine)["latency_ms"].dropna().to_numpy() for s in stats if s.has_results}
+    lat = {e: v[v > 0] for e, v in lat.items() if (v > 0).any()}
+    return plots.latency_boxes(lat, colors, {s.engine: s.label for s in stats}) if lat else None
+
+
+def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[dict[str, Any]]:
+    """Accuracy per value of each string ``meta.*`` column, per engine, with intervals."""
+    ran = [s for s in stats if s.has_results]
+    labels = {s.engine: s.label for s in ran}
+    rows = run.results[run.results["engine"].isin(labels)]
+    out = []
+    for col in run.slice_columns:
+        frame = ci_frame(rows.assign(group=rows[col].fillna("(none)")), ["group", "engine"])
+        values = list(dict.fromkeys(frame["group"]))
+        table = [
+            {
+                "value": v,
+                "n": int(frame.loc[frame["group"] == v, "n"].max()),
+                "cells": {
+                    r.engine: r for r in frame[frame["group"] == v].itertuples()
+                },
+            }
+            for v in values
+        ]
+        out.append(
+            {
+                "column": col.removeprefix(META_PREFIX),
+                "chart": plots.grouped_bars(frame, colors, labels, "sequence accuracy, % (95% CI)"),
+                "rows": table,
+            }
+        )
+    return out
+
+
+def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
+    """Per truth character error rate per engine, and each engine's top substitutions."""
+    ran = [s for s in stats if s.has_results]
+    if not ran:
+        return {}
+    rates, counts, confusions = {}, None, []
+    for s in ran:
+        pairs = list(zip(run.rows(s.engine)["truth"], run.rows(s.engine)["prediction"]))
+        table = char_error_table(pairs).set_index("char").drop(index="<ins>", errors="ignore")
+        rates[s.label] = table["error_rate"] * 100
+        counts = table["count"] if counts is None else counts.combine(table["count"], max, fill_value=0)
+        conf = confusion_pairs(pairs, top=CONFUSION_TOP)
+        if not conf.empty:
+            matrix = conf.pivot_table(index="truth", columns="pred", values="count", aggfunc="sum", fill_value=0)
+            matrix = matrix.rename(index=char, columns=char)
+            confusions.append(
+                {
+                    "label": s.label,
+                    "chart": plots.heatmap(matrix, s.label, "read as", "truth"),
+                    "top": [(char(r.truth), char(r.pred), int(r.count)) for r in conf.head(8).itertuples()],
+                }
+            )
+    rate = pd.DataFrame(rates).rename(index=char)
+    rate = rate[rate.fillna(0).max(axis=1) > 0] if len(rate) > 40 else rate
+    chart = plots.heatmap(rate.T, "error rate per truth character, %", "truth character", "", fmt="{:.0f}") if not rate.empty else None
+    return {"chart": chart, "confusions": confusions, "n_chars": int(len(counts)) if counts is not None else 0}
+
+
+def failures(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
+    """How each engine misses: string-level failure classes plus box-level char metrics."""
+    ran = [s for s in stats if s.has_results]
+    if not ran:
+        return {}
+    rows = run.results[run.results["engine"].isin([s.engine for s in ran])]
+    counts = pd.crosstab(rows["engine"], rows["failure"]).reindex(index=[s.engine for s in ran], columns=FAILURE_CLASSES, fill_value=0)
+    return {
+        "classes": FAILURE_CLASSES,
+        "counts": {e: counts.loc[e].to_dict() for e in counts.index},
+        "chart": plots.stacked_failures(counts, FAILURE_CLASSES, {s.engine: s.label for s in ran}),
+    }
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flat(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(_flat(v) for v in value) or "-"
+    return "-" if value is None else str(value)
+
+
+def reproducibility(run: Run) -> list[tuple[str, str]]:
+    """Everything run.json recorded (command, dataset + fingerprint, machine, code), verbatim."""
+    items = [(k, _flat(v)) for k, v in run.run.items()]
+    if run.summary.get("finished"):
+        items.append(("finished", str(run.summary["finished"])))
+    return items
