@@ -1,0 +1,126 @@
+"""Baselines: the stored outcome of one run, which later runs are compared with image by image.
+
+A baseline keeps what summary.json says (metrics overall and per slice, engine descriptions,
+dataset fingerprint) and, per engine, which images were read correctly and with how many edits.
+Why the per-image part: a drop is judged against noise with a paired test on the very same
+images, which needs to know which images each run got right, not only how many.
+
+The gate reads a run folder into the same structure (:func:`snapshot`), so a baseline file and a
+fresh run are compared like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.metrics.summary import _length_bucket
+
+FORMAT = "bench-baseline/1"
+SCORING_KEYS = ("readout", "pattern", "normalize")
+"""Manifest keys that change what counts as correct; runs scored differently are not comparable."""
+
+
+class BaselineError(ValueError):
+    """A run folder or baseline file cannot be read, or cannot serve as a baseline."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise BaselineError(f"{path} does not exist") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BaselineError(f"{path} is not readable JSON ({e})") from e
+
+
+def _membership(table: pd.DataFrame, columns: set[str]) -> dict[str, dict[str, list[str]]]:
+    """``{column: {value: [files]}}`` for the slices summary.json reports, grouped as it groups them."""
+    images = table.drop_duplicates("file").set_index("file")
+    out: dict[str, dict[str, list[str]]] = {}
+    for col in sorted(columns):
+        if col == "length":
+            values = images["truth"].str.len().map(_length_bucket)
+        elif f"meta.{col}" in images:
+            values = images[f"meta.{col}"].dropna().astype(str)
+        else:
+            continue
+        out[col] = {str(v): sorted(group.index) for v, group in values.groupby(values, sort=True)}
+    return out
+
+
+def snapshot(run_dir: Path) -> dict[str, Any]:
+    """A run folder (summary.json + results.parquet) as a baseline-shaped dict.
+
+    Engines that failed to load keep their ``error`` and have no outcomes; the gate decides
+    what that means. Raises BaselineError when the folder has no summary or results.
+    """
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "summary.json")
+    try:
+        table = pd.read_parquet(run_dir / "results.parquet")
+    except (OSError, ValueError) as e:
+        raise BaselineError(f"{run_dir}: no readable results.parquet (run `bench summarize-run {run_dir}`): {e}") from e
+    run = summary["run"]
+    chars = table.drop_duplicates("file").set_index("file")["truth"].str.len()
+    engines: dict[str, Any] = {}
+    for name, e in summary["engines"].items():
+        rows = table[table["engine"] == name]
+        engines[name] = {
+            "info": e["info"], "error": e["error"], "metrics": e["metrics"], "slices": e["slices"],
+            "outcomes": {f: [int(c), int(n)] for f, c, n in zip(rows["file"], rows["correct"], rows["edits"])},
+        }
+    slice_cols = {col for e in summary["engines"].values() for col in e["slices"]}
+    return {
+        "format": FORMAT,
+        "source": {"run_dir": str(run_dir), "command": run["command"], "code_version": run["code_version"],
+                   "started": run["started"], "machine": run["machine"]},
+        "dataset": {"name": run["dataset"]["name"], "fingerprint": run["dataset"]["fingerprint"],
+                    "limit": run["options"].get("limit"),
+                    "images": {f: int(n) for f, n in chars.sort_index().items()},
+                    "slices": _membership(table, slice_cols)},
+        "scoring": {k: run["manifest"].get(k) for k in SCORING_KEYS},
+        "engines": engines,
+    }
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    """Indented JSON with every innermost list on one line: one image per line, readable diffs.
+
+    Joining lines is safe anywhere: a newline inside a JSON string is always escaped.
+    """
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    return re.sub(r"\[[^\[\]{}]*\]", lambda m: re.sub(r"\n\s*", " ", m.group()).replace("[ ", "[").replace(" ]", "]"), text)
+
+
+def save_baseline(run_dir: Path, to: Path) -> Path:
+    """Store a finished run folder as a baseline JSON file at ``to``; returns ``to``.
+
+    Refuses (BaselineError) a run in which an engine failed to load or did not read every image:
+    a baseline with holes would let the same holes pass later.
+    """
+    snap = snapshot(run_dir)
+    images = set(snap["dataset"]["images"])
+    for name, e in snap["engines"].items():
+        if e["error"]:
+            raise BaselineError(f"{name} failed to load in {run_dir}: {e['error']}")
+        if set(e["outcomes"]) != images:
+            raise BaselineError(f"{name} has results for {len(e['outcomes'])} of {len(images)} images in {run_dir}")
+    snap["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    to = Path(to)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    to.write_text(_dumps(snap) + "\n", encoding="utf-8")
+    return to
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """Read a baseline file; raises BaselineError when it is missing, unreadable or of another format."""
+    data = _read_json(Path(path))
+    if data.get("format") != FORMAT:
+        raise BaselineError(f"{path}: not a {FORMAT} baseline (format {data.get('format')!r})")
+    return data
