@@ -1,0 +1,141 @@
+"""Random industrial code strings: serials, part numbers, lot, date and time codes.
+
+Why templates and not words: the codes a part carries have no linguistic structure, so a reader
+cannot guess a character from its neighbours; the characters that look alike on a worn part
+(0/O/D/Q, 1/I/L/7, 2/Z, 5/S, 6/G, 8/B) are drawn three times as often as the others so that
+a benchmark sees many chances to confuse them.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+
+import numpy as np
+
+DIGITS = string.digits
+ALNUM = string.digits + string.ascii_uppercase
+AMBIGUOUS = "0ODQ1IL72Z5S6G8B"
+NUMERIC_CHARS = frozenset(DIGITS + "-.: \n")
+
+_WEIGHTS = np.array([3.0 if c in AMBIGUOUS else 1.0 for c in ALNUM])
+_WEIGHTS /= _WEIGHTS.sum()
+
+
+def _alnum(rng: np.random.Generator, n: int) -> str:
+    return "".join(ALNUM[i] for i in rng.choice(len(ALNUM), size=n, p=_WEIGHTS))
+
+
+def _digits(rng: np.random.Generator, n: int) -> str:
+    return "".join(DIGITS[i] for i in rng.integers(0, 10, size=n))
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[rng.integers(len(options))]
+
+
+def _date_parts(rng: np.random.Generator) -> tuple[str, str, str]:
+    year = int(rng.integers(2019, 2031))
+    month = int(rng.integers(1, 13))
+    day = int(rng.integers(1, 29))
+    return f"{year:04d}", f"{month:02d}", f"{day:02d}"
+
+
+def serial(rng: np.random.Generator) -> str:
+    """``SN 7X4Q-99B2K``: a prefix and alphanumeric groups."""
+    groups = ((4, 5), (3, 4, 3), (6,), (2, 6), (10,), (5, 5))[rng.integers(6)]
+    sep = _pick(rng, ("-", "-", "", " "))
+    body = sep.join(_alnum(rng, n) for n in groups)
+    return _pick(rng, ("SN ", "SN ", "S/N ", "SN:", "")) + body
+
+
+def part_number(rng: np.random.Generator) -> str:
+    """``PN 4471-09/B.2``: digits and letters separated by ``-``, ``/`` and ``.``."""
+    body = _pick(rng, ("d-d/a.d", "d-d-d", "ad.d.d", "d-d/a", "d.d-a"))
+    parts = []
+    for token in body:
+        if token == "d":
+            parts.append(_digits(rng, int(rng.integers(2, 5))))
+        elif token == "a":
+            parts.append(_alnum(rng, int(rng.integers(1, 3))))
+        else:
+            parts.append(token)
+    return _pick(rng, ("PN ", "P/N ", "REF ", "")) + "".join(parts)
+
+
+def lot_code(rng: np.random.Generator) -> str:
+    """``L23A0417``, ``LOT B0423-07``: year, shift letter, day or counter."""
+    form = int(rng.integers(3))
+    if form == 0:
+        return "L" + _digits(rng, 2) + _alnum(rng, 1) + _digits(rng, 4)
+    if form == 1:
+        return _pick(rng, ("LOT ", "LOT:", "LOT")) + _alnum(rng, int(rng.integers(5, 8)))
+    return _pick(rng, ("LOT ", "B ", "")) + _alnum(rng, 1) + _digits(rng, 4) + "-" + _digits(rng, 2)
+
+
+def date_code(rng: np.random.Generator) -> str:
+    """``2024.11.07``, ``EXP 11/26``, ``MFG 2024-11-07`` and other date stamps."""
+    y, m, d = _date_parts(rng)
+    return _pick(
+        rng,
+        (f"{y}.{m}.{d}", f"{d}.{m}.{y}", f"{y[2:]}/{m}/{d}", f"MFG {y}-{m}-{d}",
+         f"EXP {m}/{y[2:]}", f"EXP {y}-{m}", f"BB {m}.{y}", f"{d}/{m}/{y[2:]}"),
+    )
+
+
+def time_code(rng: np.random.Generator) -> str:
+    """``12:45``, ``12:45:07`` or a date and a time on one line."""
+    hh, mm, ss = (f"{int(rng.integers(0, 24)):02d}", f"{int(rng.integers(0, 60)):02d}",
+                  f"{int(rng.integers(0, 60)):02d}")
+    y, m, d = _date_parts(rng)
+    return _pick(rng, (f"{hh}:{mm}", f"{hh}:{mm}:{ss}", f"{y}.{m}.{d} {hh}:{mm}", f"{d}.{m}.{y[2:]} {hh}:{mm}"))
+
+
+def digit_run(rng: np.random.Generator) -> str:
+    """A counter or an EAN-like run of digits, sometimes in groups."""
+    if rng.random() < 0.3:
+        return " ".join(_digits(rng, 4) for _ in range(int(rng.integers(2, 4))))
+    return _digits(rng, int(rng.integers(6, 15)))
+
+
+def numeric_lot(rng: np.random.Generator) -> str:
+    """``2417-0045``: a lot or batch counter with digits only (seven-segment displays)."""
+    return _digits(rng, 4) + "-" + _digits(rng, int(rng.integers(2, 5)))
+
+
+KINDS: dict[str, Callable[[np.random.Generator], str]] = {
+    "sn": serial,
+    "pn": part_number,
+    "lot": lot_code,
+    "date": date_code,
+    "time": time_code,
+    "digits": digit_run,
+}
+NUMERIC_KINDS: dict[str, Callable[[np.random.Generator], str]] = {
+    "date": lambda rng: _numeric_only(rng, date_code),
+    "time": time_code,
+    "digits": digit_run,
+    "lot": numeric_lot,
+}
+TWO_LINE_SHARE = 0.2
+
+
+def _numeric_only(rng: np.random.Generator, make: Callable[[np.random.Generator], str]) -> str:
+    while True:
+        text = make(rng)
+        if NUMERIC_CHARS.issuperset(text):
+            return text
+
+
+def random_code(rng: np.random.Generator, numeric: bool = False) -> tuple[str, str]:
+    """``(text, kind)``; a two-line code joins two codes with ``\\n`` (kind ``two_line``).
+
+    ``numeric`` keeps to digits and ``-.:`` for seven-segment displays, which cannot show letters.
+    """
+    kinds = NUMERIC_KINDS if numeric else KINDS
+    names = tuple(kinds)
+    if rng.random() < TWO_LINE_SHARE:
+        first, second = rng.choice(len(names), size=2, replace=False)
+        return kinds[names[first]](rng) + "\n" + kinds[names[second]](rng), "two_line"
+    kind = names[rng.integers(len(names))]
+    return kinds[kind](rng), kind

@@ -1,0 +1,319 @@
+"""One renderer per marking technology: code text -> flat (not yet warped) image and boxes.
+
+Why per technology: what makes a code hard to read differs by how it was put on the part
+(low-contrast laser marks on shiny metal, broken dot-matrix strokes, relief that only shading
+shows, segment glyphs with ghost segments), so each style models its own process and records
+its parameters in ``meta``; the shared camera degradations come afterwards (``degrade``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .codes import random_code
+from .fonts import font_for_cap_height
+from .glyphs import DOT_ROWS, Box, DotPrint, Layout, font_layout, layout
+from .materials import (
+    Color, brushed_metal, cardboard, linear_ramp, plastic, rough_surface, smooth_noise, tint,
+)
+
+Meta = dict[str, str | float | int]
+MARGIN_CAPS = 2.0  # blank around the text, in cap heights: room for warps and crop margins
+
+
+@dataclass
+class Flat:
+    """A rendered code before the camera: image (float32 HxWx3 in [0, 1]) and its char boxes.
+
+    ``shear_deg`` is a slant the style asks the geometric stage to apply (inkjet heads print
+    slanted on a moving product), so that boxes are tracked through it like any other warp.
+    """
+
+    image: np.ndarray
+    text: str
+    chars: list[tuple[str, Box]]
+    cap_height: float
+    meta: Meta = field(default_factory=dict)
+    shear_deg: float = 0.0
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[rng.integers(len(options))]
+
+
+MAX_LINE_WIDTH = 480  # px; a long code is smaller in a camera's fixed field of view
+
+
+def _cap_height(rng: np.random.Generator, text: str) -> int:
+    """Capital height in pixels: a one-line ROI is 64-160 px tall, two lines share it, and a
+    long line gets smaller capitals (characters are about 0.7 cap heights wide)."""
+    cap = int(rng.integers(18, 33)) if "\n" in text else int(rng.integers(24, 45))
+    longest = max(len(line) for line in text.split("\n"))
+    return max(18, min(cap, int(MAX_LINE_WIDTH / (0.75 * longest))))
+
+
+def _font_block(rng: np.random.Generator, text: str, fonts: tuple[str, ...], meta: Meta) -> Layout:
+    """Lay ``text`` out in one of ``fonts`` with random tracking, line gap and alignment."""
+    cap = _cap_height(rng, text)
+    font = _pick(rng, fonts)
+    meta.update(font=font, cap_height=cap)
+    return font_layout(
+        text.split("\n"), font, cap, tracking=cap * rng.uniform(0.0, 0.2), line_gap=rng.uniform(0.3, 0.7),
+        margin=int(MARGIN_CAPS * cap), align=_pick(rng, ("left", "left", "center")),
+    )
+
+
+def _over(bg: np.ndarray, color: np.ndarray | Color, alpha: np.ndarray) -> np.ndarray:
+    """``color`` laid over ``bg`` with coverage ``alpha`` (HxW)."""
+    a = np.clip(alpha, 0.0, 1.0)[..., None]
+    return bg * (1 - a) + np.asarray(color, np.float32) * a
+
+
+def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(a, (0, 0), sigma) if sigma > 0.05 else a
+
+
+def _flat(image: np.ndarray, text: str, lay: Layout, meta: Meta, shear_deg: float = 0.0) -> Flat:
+    return Flat(np.clip(image, 0, 1).astype(np.float32), text, lay.chars, lay.cap_height, meta, shear_deg)
+
+
+def laser_etched(rng: np.random.Generator) -> Flat:
+    """Laser marking on brushed steel or aluminium: dark annealing marks or frosted light
+    engraving, low contrast, grain along one direction and a specular band that washes out
+    light marks where it passes."""
+    text, kind = random_code(rng)
+    meta: Meta = {"style": "laser_etched", "kind": kind}
+    lay = _font_block(rng, text, ("liberation_sans", "dejavu_sans", "ocra", "liberation_mono",
+                                  "dejavu_mono", "liberation_narrow"), meta)
+    h, w = lay.mask.shape
+    material = _pick(rng, ("steel", "aluminium"))
+    color = (1.0, 0.99, 0.97) if material == "steel" else (0.95, 0.98, 1.03)
+    base = rng.uniform(0.45, 0.68)
+    grain = rng.uniform(0.025, 0.06)
+    bg = brushed_metal(rng, h, w, base, color, grain)
+    mark = _pick(rng, ("dark", "light"))
+    strength = rng.uniform(0.3, 0.55) if mark == "dark" else rng.uniform(0.25, 0.4)
+    ink = _blur(lay.mask, rng.uniform(0.4, 0.9)) * (1 + 0.25 * smooth_noise(rng, h, w, 2))
+    if mark == "dark":
+        image = bg * (1 - strength * np.clip(ink, 0, 1))[..., None]
+    else:
+        image = _over(bg, tint(np.full((h, w), base + strength, np.float32), color), ink)
+    meta.update(material=material, mark=mark, mark_strength=round(strength, 3), grain=round(grain, 4))
+    return _flat(image, text, lay, meta)
+
+
+SUBSTRATES: dict[str, Color] = {
+    "white_plastic": (0.9, 0.9, 0.88), "blue_plastic": (0.2, 0.35, 0.65), "red_plastic": (0.7, 0.15, 0.12),
+    "green_plastic": (0.25, 0.5, 0.3), "yellow_plastic": (0.9, 0.78, 0.2), "grey_plastic": (0.55, 0.56, 0.57),
+    "black_plastic": (0.1, 0.1, 0.11),
+}
+
+
+def dot_matrix(rng: np.random.Generator) -> Flat:
+    """Continuous-inkjet 5x7 dot-matrix print on cardboard or plastic: dots that wander, vary,
+    go missing or merge, ink that spreads into the board, and a slant from the moving product."""
+    text, kind = random_code(rng)
+    cap = _cap_height(rng, text)
+    pitch = cap / DOT_ROWS
+    dots = DotPrint(pitch=pitch, radius=rng.uniform(0.3, 0.6), jitter=rng.uniform(0.0, 0.1),
+                    missing=rng.uniform(0.0, 0.02))
+    lay = layout(text.split("\n"), dots.glyph_source(rng), cap_height=cap,
+                 line_pitch=cap * rng.uniform(1.3, 1.6), tracking=pitch * rng.uniform(0.0, 1.2),
+                 space_advance=pitch * 6, margin=int(MARGIN_CAPS * cap))
+    h, w = lay.mask.shape
+    substrate = _pick(rng, ("cardboard", "cardboard", *SUBSTRATES))
+    bg = cardboard(rng, h, w) if substrate == "cardboard" else plastic(rng, h, w, SUBSTRATES[substrate])
+    if substrate in ("black_plastic", "blue_plastic", "red_plastic", "green_plastic"):
+        ink_color: Color = (0.95, 0.92, 0.6) if rng.random() < 0.5 else (0.93, 0.93, 0.92)
+    else:
+        ink_color = (0.05, 0.05, 0.08) if rng.random() < 0.7 else (0.08, 0.1, 0.3)
+    spread = rng.uniform(0.8, 1.6) if substrate == "cardboard" else rng.uniform(0.3, 0.9)
+    alpha = _blur(lay.mask, spread) * rng.uniform(0.75, 0.95)
+    shear = float(rng.uniform(-12, 12)) if rng.random() < 0.6 else 0.0
+    meta: Meta = {"style": "dot_matrix", "kind": kind, "cap_height": cap, "substrate": substrate,
+                  "dot_pitch": round(pitch, 3), "dot_radius": round(dots.radius, 3),
+                  "dot_jitter": round(dots.jitter, 3), "dot_missing": round(dots.missing, 4),
+                  "ink_spread": round(spread, 3)}
+    return _flat(_over(bg, ink_color, alpha), text, lay, meta, shear)
+
+
+def _text_bound(chars: list[tuple[str, Box]]) -> Box:
+    boxes = np.array([b for _, b in chars])
+    return float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max())
+
+
+def _barcode(rng: np.random.Generator, h: int, w: int, bound: Box, cap: float) -> tuple[np.ndarray, str]:
+    """Coverage of barcode-like bars above or below the text, a clear gap away from it."""
+    x0, y0, x1, y1 = bound
+    bars = np.zeros((h, w), np.float32)
+    module = max(1, round(cap / 12))
+    side = _pick(rng, ("above", "below"))
+    gap, tall = cap * rng.uniform(0.5, 0.8), cap * rng.uniform(0.8, 1.6)
+    top = y1 + gap if side == "below" else y0 - gap - tall
+    x = int(x0 + rng.uniform(-1, 1) * cap)
+    end = int(min(w, x1 + rng.uniform(-1, 1) * cap))
+    dark = True
+    while x < end:
+        width = module * int(rng.integers(1, 4))
+        if dark:
+            bars[max(0, int(top)) : max(0, int(top + tall)), x : x + width] = 1.0
+        x += width
+        dark = not dark
+    return bars, side
+
+
+def thermal_label(rng: np.random.Generator) -> Flat:
+    """Thermal-transfer print on a white label stuck on a box: crisp black glyphs, a little
+    softness, a label edge with the package beyond it, barcode bars and printhead dropouts."""
+    text, kind = random_code(rng)
+    meta: Meta = {"style": "thermal_label", "kind": kind}
+    lay = _font_block(rng, text, ("liberation_sans_bold", "dejavu_sans_bold", "ocrb", "liberation_mono_bold",
+                                  "dejavu_mono_bold", "liberation_narrow_bold", "liberation_sans"), meta)
+    h, w = lay.mask.shape
+    cap = lay.cap_height
+    bound = _text_bound(lay.chars)
+    paper = rng.uniform(0.88, 0.97)
+    label = plastic(rng, h, w, (paper, paper, paper * rng.uniform(0.96, 1.0)))
+    ink = lay.mask.copy()
+    bars_side = "none"
+    if rng.random() < 0.7:
+        bars, bars_side = _barcode(rng, h, w, bound, cap)
+        ink = np.maximum(ink, bars)
+    dropouts = int(rng.integers(0, 3))
+    for y in rng.integers(int(bound[1]), int(bound[3]), size=dropouts):
+        ink[y] *= 0.35
+    image = _over(label, (0.06, 0.06, 0.07), _blur(ink, rng.uniform(0.3, 0.7)) * rng.uniform(0.85, 1.0))
+    edge = _pick(rng, ("top", "bottom", "left", "right"))
+    inside = _label_inside(h, w, bound, cap * rng.uniform(0.35, 0.9), edge)
+    package = cardboard(rng, h, w) if rng.random() < 0.6 else plastic(rng, h, w, SUBSTRATES["grey_plastic"])
+    shadow = 1 - 0.35 * (1 - _blur(inside, cap * 0.08))
+    image = _over(package * shadow[..., None], image, inside)
+    meta.update(paper=round(paper, 3), bars=bars_side, dropouts=dropouts, label_edge=edge)
+    return _flat(image, text, lay, meta)
+
+
+def _label_inside(h: int, w: int, bound: Box, gap: float, edge: str) -> np.ndarray:
+    """1 on the label, 0 beyond its ``edge`` side, which lies ``gap`` px outside the text."""
+    inside = np.ones((h, w), np.float32)
+    x0, y0, x1, y1 = (round(v) for v in bound)
+    g = round(gap)
+    if edge == "top":
+        inside[: max(0, y0 - g)] = 0
+    elif edge == "bottom":
+        inside[y1 + g :] = 0
+    elif edge == "left":
+        inside[:, : max(0, x0 - g)] = 0
+    else:
+        inside[:, x1 + g :] = 0
+    return _blur(inside, 0.7)
+
+
+PLATES: dict[str, tuple[float, Color]] = {
+    "steel": (0.55, (1.0, 1.0, 0.98)), "cast_iron": (0.36, (1.0, 0.98, 0.95)),
+    "painted_blue": (0.45, (0.45, 0.6, 0.95)), "painted_green": (0.45, (0.5, 0.8, 0.55)),
+    "brass": (0.6, (1.0, 0.85, 0.5)),
+}
+
+
+def embossed(rng: np.random.Generator) -> Flat:
+    """Stamped (sunk) or embossed (raised) characters in a metal plate: no ink at all, only
+    relief lit from one side, so strokes show as a bright and a dark edge; depth varies with
+    the stamping pressure and sunk marks collect dirt."""
+    text, kind = random_code(rng)
+    meta: Meta = {"style": "embossed", "kind": kind}
+    lay = _font_block(rng, text, ("dejavu_sans_bold", "liberation_sans_bold", "ocra", "liberation_mono_bold",
+                                  "dejavu_mono_bold", "liberation_narrow_bold"), meta)
+    h, w = lay.mask.shape
+    cap = lay.cap_height
+    plate = _pick(rng, tuple(PLATES))
+    base, color = PLATES[plate]
+    bg = rough_surface(rng, h, w, base * rng.uniform(0.85, 1.15), color, rng.uniform(0.015, 0.04))
+    relief = _pick(rng, ("stamped", "raised"))
+    depth = 1 + 0.15 * smooth_noise(rng, h, w, cap * 2)
+    height = _blur(lay.mask, cap * rng.uniform(0.04, 0.07)) * depth * (1 if relief == "raised" else -1)
+    gy, gx = np.gradient(height)
+    azimuth = rng.uniform(0, 2 * np.pi)
+    slope = gx * np.cos(azimuth) + gy * np.sin(azimuth)
+    slope /= np.percentile(np.abs(slope), 99.5) + 1e-6
+    light = rng.uniform(0.45, 0.75)
+    shade = 1 - light * slope
+    dirt = rng.uniform(0.1, 0.4) if relief == "stamped" else 0.0
+    shade *= 1 - dirt * np.clip(-height, 0, 1)
+    image = bg * shade[..., None] + 0.3 * light * np.clip(-slope, 0, None)[..., None] ** 1.5
+    meta.update(plate=plate, relief=relief, light_azimuth_deg=round(float(np.degrees(azimuth)), 1),
+                light_strength=round(light, 3), dirt=round(dirt, 3))
+    return _flat(image, text, lay, meta)
+
+
+DISPLAYS: dict[str, tuple[Color, Color, bool]] = {  # background, lit segment, emits light
+    "lcd_reflective": ((0.62, 0.66, 0.55), (0.12, 0.13, 0.12), False),
+    "lcd_grey": ((0.7, 0.71, 0.69), (0.1, 0.1, 0.12), False),
+    "led_red": ((0.07, 0.03, 0.03), (1.0, 0.22, 0.12), True),
+    "led_green": ((0.03, 0.06, 0.03), (0.35, 1.0, 0.3), True),
+    "vfd_cyan": ((0.03, 0.07, 0.07), (0.45, 1.0, 0.85), True),
+}
+
+
+def segment_display(rng: np.random.Generator) -> Flat:
+    """7- or 14-segment LCD, LED or VFD readout: DSEG7 for digit-only codes (it has no letters),
+    DSEG14 otherwise; the unlit segments of every cell show faintly, as on a real panel."""
+    seven = rng.random() < 0.5
+    text, kind = random_code(rng, numeric=seven)
+    font = _pick(rng, ("dseg7_classic", "dseg7_classic_bold", "dseg7_modern_italic") if seven else
+                 ("dseg14_modern", "dseg14_modern_bold", "dseg14_modern_italic"))
+    cap = _cap_height(rng, text)
+    cell = font_for_cap_height(font, cap).getlength("8")
+    all_on = "8" if seven else "~"
+    lines = text.split("\n")
+    ghosts = ["".join(c if c in ".:" else all_on + "." for c in line).replace("..", ".") for line in lines]
+    common = {"tracking": 0.0, "line_gap": 0.5, "margin": int(MARGIN_CAPS * cap), "space_advance": cell}
+    lay = font_layout(lines, font, cap, **common)
+    ghost = font_layout(ghosts, font, cap, **common).mask[: lay.mask.shape[0], : lay.mask.shape[1]]
+    display = _pick(rng, tuple(DISPLAYS))
+    back, lit, emits = DISPLAYS[display]
+    h, w = lay.mask.shape
+    bg = plastic(rng, h, w, back)
+    ghost_alpha = rng.uniform(0.03, 0.08)
+    image = bg.copy()
+    image[: ghost.shape[0], : ghost.shape[1]] = _over(bg[: ghost.shape[0], : ghost.shape[1]], lit, ghost * ghost_alpha)
+    if emits:
+        image = _over(image, lit, lay.mask) + 0.35 * _blur(lay.mask, cap * 0.12)[..., None] * np.asarray(lit)
+    else:
+        shadow = np.roll(lay.mask, (1, 2), axis=(0, 1)) * 0.2
+        image = _over(_over(image, lit, shadow), lit, lay.mask * rng.uniform(0.8, 0.95))
+    meta: Meta = {"style": "segment_display", "kind": kind, "font": font, "cap_height": cap,
+                  "segments": 7 if seven else 14, "display": display, "ghost": round(ghost_alpha, 3)}
+    return _flat(image, text, lay, meta)
+
+
+def ocr_font(rng: np.random.Generator) -> Flat:
+    """Pad or screen print in OCR-A, OCR-B or a plain industrial sans on housings, cartons and
+    painted plates, dark on light or light on dark, with uneven ink."""
+    text, kind = random_code(rng)
+    meta: Meta = {"style": "ocr_font", "kind": kind}
+    lay = _font_block(rng, text, ("ocra", "ocrb", "ocra", "ocrb", "liberation_narrow", "liberation_narrow_bold",
+                                  "dejavu_sans", "liberation_mono"), meta)
+    h, w = lay.mask.shape
+    surface = _pick(rng, tuple(SUBSTRATES) + ("painted_metal",))
+    bg = (rough_surface(rng, h, w, 0.5, (0.6, 0.7, 0.85), 0.02) if surface == "painted_metal"
+          else plastic(rng, h, w, SUBSTRATES[surface]))
+    light_ink = float(bg.mean()) < 0.45
+    ink_color: Color = (0.92, 0.92, 0.9) if light_ink else (0.06, 0.06, 0.08)
+    coverage = rng.uniform(0.75, 0.97) * (1 + 0.12 * smooth_noise(rng, h, w, lay.cap_height / 3))
+    image = _over(bg, ink_color, _blur(lay.mask, rng.uniform(0.3, 0.8)) * coverage)
+    meta.update(surface=surface, ink="light" if light_ink else "dark")
+    return _flat(image, text, lay, meta)
+
+
+RENDERERS: dict[str, Callable[[np.random.Generator], Flat]] = {
+    "laser_etched": laser_etched,
+    "dot_matrix": dot_matrix,
+    "thermal_label": thermal_label,
+    "embossed": embossed,
+    "segment_display": segment_display,
+    "ocr_font": ocr_font,
+}

@@ -1,0 +1,152 @@
+"""The synthetic code generator: determinism, labels that match the pixels, the data set format,
+and the shipped ``serials`` test set."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.datasets import fingerprint, load_dataset, load_image, write_fingerprint
+from ocr2stage.synth import (
+    CHARSET, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
+)
+from ocr2stage.synth.dataset import save_png
+from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry
+from ocr2stage.synth.fonts import FONTS, font_path
+from ocr2stage.synth.glyphs import font_layout
+from ocr2stage.synth.styles import Flat
+
+SHIPPED = Path(__file__).resolve().parents[1] / "datasets" / "serials"
+
+
+def png(sample: Sample) -> bytes:
+    buffer = io.BytesIO()
+    sample.image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[str, list[Sample]]:
+    return {style: [render_sample(sample_seed(11, i), style) for i in range(5)] for style in STYLES}
+
+
+def test_same_seed_gives_identical_bytes_and_labels() -> None:
+    for style in STYLES:
+        a, b = render_sample(sample_seed(3, 0), style), render_sample(sample_seed(3, 0), style)
+        assert png(a) == png(b)
+        assert (a.text, a.chars, a.meta) == (b.text, b.chars, b.meta)
+    assert render_sample(42).text == render_sample(42).text
+    assert png(render_sample(sample_seed(3, 0), "ocr_font")) != png(render_sample(sample_seed(3, 1), "ocr_font"))
+
+
+def test_every_style_renders_an_roi_sized_rgb_image(samples: dict[str, list[Sample]]) -> None:
+    for style, rendered in samples.items():
+        for s in rendered:
+            assert s.image.mode == "RGB"
+            assert MIN_HEIGHT <= s.image.height <= MAX_HEIGHT
+            assert s.meta["style"] == style and isinstance(s.meta["kind"], str)
+            assert set(s.text) <= set(CHARSET + "\n") and s.text.strip() == s.text
+            assert all(isinstance(v, str | int | float) for v in s.meta.values())
+    with pytest.raises(ValueError, match="unknown style"):
+        render_sample(0, "neon")
+
+
+def test_one_box_per_character_inside_the_image_in_reading_order(samples: dict[str, list[Sample]]) -> None:
+    for s in (s for rendered in samples.values() for s in rendered):
+        assert [c for c, _ in s.chars] == [c for c in s.text if not c.isspace()]
+        for _, (x0, y0, x1, y1) in s.chars:
+            assert 0 <= x0 < x1 <= s.image.width and 0 <= y0 < y1 <= s.image.height
+        boxes = iter(s.chars)
+        line_centres = []
+        for line in s.text.split("\n"):
+            row = [next(boxes)[1] for c in line if not c.isspace()]
+            xs = [(b[0] + b[2]) / 2 for b in row]
+            assert xs == sorted(xs), s.text
+            line_centres.append(np.mean([(b[1] + b[3]) / 2 for b in row]))
+        assert line_centres == sorted(line_centres)
+
+
+def test_segment_displays_use_seven_segments_only_for_digit_codes() -> None:
+    for i in range(12):
+        s = render_sample(sample_seed(5, i), "segment_display")
+        if s.meta["segments"] == 7:
+            assert set(s.text) <= set("0123456789-.: \n"), s.text
+
+
+def test_boxes_follow_the_ink_through_warp_crop_and_scale() -> None:
+    """Each character alone on the canvas, warped exactly as the full code: its box must contain
+    its warped ink (to the pixel: anti-aliasing and bilinear sampling blur the edge) and be no
+    looser than the slant and tilt make the bound of a warped rectangle."""
+    lay = font_layout(["SN 7X4Q-9B/2"], "liberation_mono_bold", 60, tracking=8, line_gap=0.5, margin=120)
+    full = Flat(np.repeat(lay.mask[..., None], 3, axis=2), "SN 7X4Q-9B/2", lay.chars, 60, shear_deg=8.0)
+    _, expected = geometry(np.random.default_rng(1), full, {})
+    for i, (_, (x0, y0, x1, y1)) in enumerate(lay.chars):
+        alone = np.zeros_like(lay.mask)
+        alone[int(y0) : int(y1), int(x0) : int(x1)] = lay.mask[int(y0) : int(y1), int(x0) : int(x1)]
+        flat = Flat(np.repeat(alone[..., None], 3, axis=2), full.text, lay.chars, 60, shear_deg=8.0)
+        image, _ = geometry(np.random.default_rng(1), flat, {})
+        ys, xs = np.nonzero(image[..., 0] > 0.25)
+        ink = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        box = np.array(expected[i][1])
+        inside = np.concatenate([ink[:2] - box[:2], box[2:] - ink[2:]])
+        assert inside.min() > -1.2 and inside.max() < 0.16 * 60, (expected[i], ink)
+
+
+def test_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FONTS, "absent", ("truetype/absent/NoSuchFont.ttf", "fonts-absent"))
+    with pytest.raises(MissingFontError, match="apt-get install fonts-absent"):
+        font_path("absent")
+
+
+def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:
+    steps: list[int] = []
+    out = generate_dataset(tmp_path / "mini", n=8, seed=7, progress=steps.append)
+    assert steps == [1] * 8
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["charset"] == CHARSET and manifest["readout"] == "all_lines"
+    assert manifest["normalize"] == {"uppercase": True, "remove_whitespace": True}
+    assert manifest["generator"] | {"recipe": None} == {"recipe": None, "seed": 7, "styles": list(STYLES), "n": 8}
+    assert (out / "contact_sheet.png").is_file()
+    dataset = load_dataset(str(out))
+    assert not dataset.problems and len(dataset.items) == 8
+    assert [it.meta["style"] for it in dataset.items[:6]] == list(STYLES)
+    for i, item in enumerate(dataset.items):
+        sample = render_sample(sample_seed(7, i), STYLES[i % len(STYLES)])
+        assert np.array_equal(load_image(out / "images" / item.file), np.asarray(sample.image))
+        assert item.text == sample.text
+        assert [(c["char"], tuple(c["box"])) for c in item.chars] == [
+            (c, tuple(round(v, 2) for v in box)) for c, box in sample.chars
+        ]
+    first = write_fingerprint(out)
+    generate_dataset(out, n=3, seed=7)
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert fingerprint(out) != first
+
+
+def test_test_seeds_share_no_image_with_other_seeds() -> None:
+    test = {tuple(sample_seed(TEST_SEEDS["serials"], i).generate_state(4)) for i in range(200)}
+    for other in (0, 1, 7, TEST_SEEDS["serials"] + 1, TEST_SEEDS["serials"] - 1):
+        assert not test & {tuple(sample_seed(other, i).generate_state(4)) for i in range(200)}
+
+
+def test_shipped_set_matches_its_manifest_and_its_recipe() -> None:
+    manifest = json.loads((SHIPPED / "manifest.json").read_text())
+    assert fingerprint(SHIPPED) == manifest["fingerprint"]
+    recipe = json.loads((SHIPPED.parent / "recipes" / "serials.json").read_text())
+    assert manifest["generator"] == {k: recipe[k] for k in ("recipe", "seed", "styles", "n")}
+    assert recipe["seed"] == TEST_SEEDS["serials"]
+    rows = [json.loads(line) for line in (SHIPPED / "labels.jsonl").read_text().splitlines()]
+    assert Counter(r["meta"]["style"] for r in rows) == {s: recipe["n"] // len(STYLES) for s in STYLES}
+
+
+def test_shipped_images_are_reproduced_by_the_generator(tmp_path: Path) -> None:
+    """If this fails, rendering changed: bump RECIPE and regenerate the shipped set."""
+    seed = TEST_SEEDS["serials"]
+    for i in range(len(STYLES)):
+        save_png(render_sample(sample_seed(seed, i), STYLES[i]), tmp_path / "x.png")
+        assert (tmp_path / "x.png").read_bytes() == (SHIPPED / "images" / f"{i:06d}.png").read_bytes()
