@@ -165,7 +165,9 @@ def _dataset(base: dict[str, Any], run: dict[str, Any]) -> Check:
     problems = []
     if bd["fingerprint"] != rd["fingerprint"]:
         problems.append(f"dataset fingerprint differs (baseline {bd['fingerprint'][:19]}, run {rd['fingerprint'][:19]})")
-    if set(bd["images"]) != set(rd["images"]):
+    if len(rd["images"]) != rd["n"]:
+        problems.append(f"the run is incomplete: {len(rd['images'])} of its {rd['n']} images have results")
+    elif set(bd["images"]) != set(rd["images"]):
         problems.append(f"run covers {len(rd['images'])} images, baseline {len(bd['images'])} "
                         f"(--limit {rd['limit']} vs {bd['limit']})")
     if base["scoring"] != run["scoring"]:
