@@ -18,7 +18,7 @@ from .codes import random_code
 from .fonts import font_for_cap_height
 from .glyphs import DOT_ROWS, Box, DotPrint, Layout, font_layout, layout
 from .materials import (
-    Color, brushed_metal, cardboard, linear_ramp, plastic, rough_surface, smooth_noise, tint,
+    Color, brushed_metal, cardboard, plastic, rough_surface, smooth_noise,
 )
 
 Meta = dict[str, str | float | int]
@@ -100,8 +100,9 @@ def laser_etched(rng: np.random.Generator) -> Flat:
     ink = _blur(lay.mask, rng.uniform(0.4, 0.9)) * (1 + 0.25 * smooth_noise(rng, h, w, 2))
     if mark == "dark":
         image = bg * (1 - strength * np.clip(ink, 0, 1))[..., None]
-    else:
-        image = _over(bg, tint(np.full((h, w), base + strength, np.float32), color), ink)
+    else:  # frosted marks scatter light: brighter than the surface even under the specular band
+        image = bg + strength * np.clip(ink, 0, 1)[..., None]
+        image /= max(1.0, float(np.percentile(image, 99.9)))  # the camera's exposure control
     meta.update(material=material, mark=mark, mark_strength=round(strength, 3), grain=round(grain, 4))
     return _flat(image, text, lay, meta)
 
