@@ -241,12 +241,17 @@ def print_console(checks: list[Check], code: int, console: Console) -> None:
     console.print(f"[dim]{NOISE_RULE}[/dim]")
 
 
+def _cell(text: str) -> str:
+    """A markdown table cell: one line (engine errors may span several), pipes escaped."""
+    return " ".join(text.split()).replace("|", r"\|")
+
+
 def markdown_summary(checks: list[Check], code: int, run_dir: Path, baseline: Path) -> str:
     """A PR comment / job summary: the verdict, what failed, then every check folded away."""
     icon = {0: "✅", 1: "❌", 2: "⚠️"}[code]
 
     def rows(cs: list[Check]) -> list[str]:
-        return [f"| {_case(c)} | {LABEL[c.status]} | {c.detail.replace('|', '/')} |" for c in cs]
+        return [f"| {_cell(_case(c))} | {LABEL[c.status]} | {_cell(c.detail)} |" for c in cs]
 
     head = ["| check | result | detail |", "| --- | --- | --- |"]
     bad = [c for c in checks if c.status in ("fail", "error")]
