@@ -36,3 +36,17 @@ def test_empty_reading_and_unknown_mode():
     assert read_out(Reading(), SERIAL) == ""
     with pytest.raises(ValueError, match="unknown readout"):
         read_out(PLATE, SERIAL, "longest")
+
+
+def test_fragments_group_into_lines_without_swallowing_captions():
+    from bench.engines.order import into_lines
+
+    lines = into_lines([
+        ("FUW999", (60, 30, 250, 120), 0.9),   # the tall code
+        ("ALASKA", (10, 25, 55, 45), 0.8),     # a small caption beside its top edge
+        ("STATE", (10, 70, 55, 82), 0.8),      # a small caption level with its middle
+        ("SN", (10, 140, 40, 170), 0.9),
+        ("7X4Q", (50, 142, 120, 171), 0.7),
+    ])
+    assert [ln.text for ln in lines] == ["ALASKA", "FUW999", "STATE", "SN 7X4Q"]
+    assert lines[3].box == (10, 140, 120, 171) and lines[3].confidence == 0.7
