@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report.fmt import pct, points, pvalue
+from bench.report.fmt import pct, pvalue
 from bench.report.load import META_PREFIX, Run
 from bench.report.stats import engine_stats, outcomes_by_file, paired_test, significant
 
@@ -29,10 +29,10 @@ def _sentence(label: str, d: dict[str, Any], a_name: str, b_name: str) -> str:
     if d["delta"] == 0:
         change = "unchanged"
     else:
-        change = f"{'better' if d['delta'] > 0 else 'worse'} by {points(d['delta'])}"
+        change = f"{'better' if d['delta'] > 0 else 'worse'} by {abs(100 * d['delta']):.1f} points"
     verdict = "significant" if d["significant"] else "not significant"
-    return (f"{label}: {pct(d['a'])} in {a_name} against {pct(d['b'])} in {b_name} on {d['n']:,} common images, "
-            f"{change}; {verdict} (McNemar {d['p']}).")
+    return (f"{label}: {pct(d['a'])} in {a_name} against {pct(d['b'])} in {b_name}, {change} "
+            f"on {d['n']:,} common images; {verdict} (McNemar {d['p']}).")
 
 
 def compare(a: Run, b: Run) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from bench.report.stats import EngineStats
 CAP = 60
 THUMB_MAX = (360, 120)
 JPEG_QUALITY = 72
+MAX_OPS = 120
+"""Aligned characters shown per reading; a reading of a whole plate's slogans is cut after that."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
             r = by_key.get((s.engine, f))
             if r is None:
                 continue
+            ops = align(first["truth"], r["prediction"])
             readouts.append(
                 {
                     "engine": s.engine,
@@ -99,7 +102,8 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
                     "error": r["error"],
                     "cer": r["cer"],
                     "latency_ms": r["latency_ms"],
-                    "ops": align(first["truth"], r["prediction"]),
+                    "ops": ops[:MAX_OPS],
+                    "cut": max(len(ops) - MAX_OPS, 0),
                     "boxes": char_boxes(readings.get((s.engine, f), {})),
                 }
             )

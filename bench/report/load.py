@@ -94,8 +94,13 @@ class Run:
 
     @cached_property
     def slice_columns(self) -> list[str]:
-        """``meta.*`` columns the summary slices by (few distinct string values)."""
-        return slice_columns(self.results) if len(self.results) else []
+        """``meta.*`` columns the summary slices by (few distinct string values).
+
+        The columns are passed as ``object`` because pandas 3 reads strings as its ``str``
+        dtype, which the summary's rule (``dtype == object``) would not recognise.
+        """
+        meta = {c: object for c in self.results.columns if c.startswith(META_PREFIX)}
+        return slice_columns(self.results.astype(meta)) if len(self.results) else []
 
     @property
     def dataset(self) -> dict[str, Any]:

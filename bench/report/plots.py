@@ -2,6 +2,8 @@
 
 SVG keeps text as text (``svg.fonttype = none``): crisp at any zoom and a few kB per chart.
 Every function takes plain numbers, never a run, so each chart can be tested on its own.
+Charts name engines by their short run name (``paddleocr``); the engine table maps each name to
+the engine's full label, which is often too long for an axis.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd  # noqa: E402
 plt.rcParams.update(
     {
         "svg.fonttype": "none",
+        "svg.hashsalt": "ocr2stage-bench",  # stable element ids: the same run renders the same bytes
         "font.size": 9,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -52,15 +55,15 @@ def _err(est: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 def accuracy_vs_latency(points: pd.DataFrame, colors: dict[str, str]) -> str:
     """One point per engine: median latency (log x) against sequence accuracy with its CI.
 
-    ``points`` columns: engine, label, p50_ms, acc, acc_low, acc_high.
+    ``points`` columns: engine, p50_ms, acc, acc_low, acc_high.
     """
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for _, p in points.iterrows():
         ax.errorbar(
             p.p50_ms, 100 * p.acc, yerr=100 * _err(np.array([p.acc]), np.array([p.acc_low]), np.array([p.acc_high])),
-            fmt="o", ms=8, capsize=4, color=colors[p.engine], label=p.label,
+            fmt="o", ms=8, capsize=4, color=colors[p.engine],
         )
-        ax.annotate(p.label, (p.p50_ms, 100 * p.acc), xytext=(7, 5), textcoords="offset points", fontsize=8)
+        ax.annotate(p.engine, (p.p50_ms, 100 * p.acc), xytext=(7, 5), textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("median latency per image, ms (log scale; left is faster)")
     ax.set_ylabel("sequence accuracy, % (95% CI)")
@@ -68,14 +71,14 @@ def accuracy_vs_latency(points: pd.DataFrame, colors: dict[str, str]) -> str:
     return _to_uri(fig)
 
 
-def grouped_bars(table: pd.DataFrame, colors: dict[str, str], labels: dict[str, str], ylabel: str) -> str:
+def grouped_bars(table: pd.DataFrame, colors: dict[str, str], ylabel: str) -> str:
     """Bars grouped by ``table.group``, one bar per engine, with CI error bars.
 
     ``table`` columns: group, engine, value, low, high (values are shares, drawn as %); engines
-    are drawn in the order of ``labels``, the report's engine order.
+    are drawn in the order of ``colors``, the report's engine order.
     """
     groups = list(dict.fromkeys(table["group"]))
-    engines = [e for e in labels if e in set(table["engine"])]
+    engines = [e for e in colors if e in set(table["engine"])]
     width = 0.8 / max(len(engines), 1)
     fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(groups) * max(len(engines), 1) * 0.45 + 2), 3.2))
     x = np.arange(len(groups))
@@ -83,7 +86,7 @@ def grouped_bars(table: pd.DataFrame, colors: dict[str, str], labels: dict[str, 
         t = table[table["engine"] == e].set_index("group").reindex(groups)
         est, low, high = (100 * t[c].to_numpy(dtype=float) for c in ("value", "low", "high"))
         ax.bar(x + (i - (len(engines) - 1) / 2) * width, np.nan_to_num(est), width, color=colors[e],
-               label=labels[e], yerr=_err(est, low, high), capsize=2, error_kw={"lw": 0.8})
+               label=e, yerr=_err(est, low, high), capsize=2, error_kw={"lw": 0.8})
     ax.set_xticks(x, groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 105)
@@ -113,7 +116,7 @@ def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str, fmt: str
     return _to_uri(fig)
 
 
-def latency_boxes(latencies: dict[str, np.ndarray], colors: dict[str, str], labels: dict[str, str]) -> str:
+def latency_boxes(latencies: dict[str, np.ndarray], colors: dict[str, str]) -> str:
     """Horizontal box per engine, whiskers at the 5th/95th percentile, log scale.
 
     Outliers are not drawn one by one: on a 10,000-image run they would be thousands of SVG
@@ -126,14 +129,14 @@ def latency_boxes(latencies: dict[str, np.ndarray], colors: dict[str, str], labe
     for patch, e in zip(bp["boxes"], engines):
         patch.set_facecolor(colors[e])
         patch.set_alpha(0.6)
-    ax.set_yticks(range(1, len(engines) + 1), [labels[e] for e in engines])
+    ax.set_yticks(range(1, len(engines) + 1), engines)
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("latency per image, ms (log scale; box: p25-p75, whiskers: p5-p95)")
     return _to_uri(fig)
 
 
-def stacked_failures(counts: pd.DataFrame, classes: Sequence[str], labels: dict[str, str]) -> str:
+def stacked_failures(counts: pd.DataFrame, classes: Sequence[str]) -> str:
     """Share of images per failure class, one horizontal stacked bar per engine.
 
     ``counts``: index engine, columns failure classes (counts).
@@ -148,7 +151,7 @@ def stacked_failures(counts: pd.DataFrame, classes: Sequence[str], labels: dict[
         ax.barh(range(len(shares)), shares[cls], left=left, color=colors.get(cls, "#cccccc"),
                 label=cls.replace("_", " "))
         left += shares[cls].to_numpy()
-    ax.set_yticks(range(len(shares)), [labels[e] for e in shares.index])
+    ax.set_yticks(range(len(shares)), list(shares.index))
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of images")

@@ -50,6 +50,9 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
         return out
     tests = pairwise_tests(run, [s.engine for s in ran])
     lines = [_gap_sentence(best, o, tests[(best.engine, o.engine)]) for o in ran[1:]]
+    if best.accuracy.estimate == 0:
+        lines.insert(0, "No engine read a single code exactly: compare on CER below, and check that the "
+                        "dataset's readout and normalisation (manifest.json) fit these images.")
     by_cer = sorted(ran, key=lambda s: s.cer.estimate)
     lines.append(
         f"Lowest character error rate: {by_cer[0].label} with {pct(by_cer[0].cer.estimate, 2)} "
@@ -93,7 +96,7 @@ def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
 def scatter(stats: list[EngineStats], colors: dict[str, str]) -> str | None:
     pts = pd.DataFrame(
         [
-            {"engine": s.engine, "label": s.label, "p50_ms": s.latency["p50_ms"], "acc": s.accuracy.estimate,
+            {"engine": s.engine, "p50_ms": s.latency["p50_ms"], "acc": s.accuracy.estimate,
              "acc_low": s.accuracy.low, "acc_high": s.accuracy.high}
             for s in stats
             if s.has_results and finite(s.latency["p50_ms"]) and s.latency["p50_ms"] > 0
@@ -105,14 +108,13 @@ def scatter(stats: list[EngineStats], colors: dict[str, str]) -> str | None:
 def latency_plot(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> str | None:
     lat = {s.engine: run.rows(s.engine)["latency_ms"].dropna().to_numpy() for s in stats if s.has_results}
     lat = {e: v[v > 0] for e, v in lat.items() if (v > 0).any()}
-    return plots.latency_boxes(lat, colors, {s.engine: s.label for s in stats}) if lat else None
+    return plots.latency_boxes(lat, colors) if lat else None
 
 
 def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[dict[str, Any]]:
     """Accuracy per value of each string ``meta.*`` column, per engine, with intervals."""
     ran = [s for s in stats if s.has_results]
-    labels = {s.engine: s.label for s in ran}
-    rows = run.results[run.results["engine"].isin(labels)]
+    rows = run.results[run.results["engine"].isin([s.engine for s in ran])]
     out = []
     for col in run.slice_columns:
         frame = ci_frame(rows.assign(group=rows[col].fillna("(none)")), ["group", "engine"])
@@ -130,7 +132,7 @@ def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[d
         out.append(
             {
                 "column": col.removeprefix(META_PREFIX),
-                "chart": plots.grouped_bars(frame, colors, labels, "sequence accuracy, % (95% CI)"),
+                "chart": plots.grouped_bars(frame, colors, "sequence accuracy, % (95% CI)"),
                 "rows": table,
             }
         )
@@ -146,7 +148,7 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
     for s in ran:
         pairs = list(zip(run.rows(s.engine)["truth"], run.rows(s.engine)["prediction"]))
         table = char_error_table(pairs).set_index("char").drop(index="<ins>", errors="ignore")
-        rates[s.label] = table["error_rate"] * 100
+        rates[s.engine] = table["error_rate"] * 100
         counts = table["count"] if counts is None else counts.combine(table["count"], max, fill_value=0)
         conf = confusion_pairs(pairs, top=CONFUSION_TOP)
         if not conf.empty:
@@ -155,7 +157,7 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
             confusions.append(
                 {
                     "label": s.label,
-                    "chart": plots.heatmap(matrix, s.label, "read as", "truth"),
+                    "chart": plots.heatmap(matrix, s.engine, "read as", "truth"),
                     "top": [(char(r.truth), char(r.pred), int(r.count)) for r in conf.head(8).itertuples()],
                 }
             )
@@ -175,7 +177,7 @@ def failures(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
     return {
         "classes": FAILURE_CLASSES,
         "counts": {e: counts.loc[e].to_dict() for e in counts.index},
-        "chart": plots.stacked_failures(counts, FAILURE_CLASSES, {s.engine: s.label for s in ran}),
+        "chart": plots.stacked_failures(counts, FAILURE_CLASSES),
     }
 
 
