@@ -16,7 +16,6 @@ import numpy as np
 DIGITS = string.digits
 ALNUM = string.digits + string.ascii_uppercase
 AMBIGUOUS = "0ODQ1IL72Z5S6G8B"
-NUMERIC_CHARS = frozenset(DIGITS + "-.: \n")
 
 _WEIGHTS = np.array([3.0 if c in AMBIGUOUS else 1.0 for c in ALNUM])
 _WEIGHTS /= _WEIGHTS.sum()
@@ -30,7 +29,8 @@ def _digits(rng: np.random.Generator, n: int) -> str:
     return "".join(DIGITS[i] for i in rng.integers(0, 10, size=n))
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    """One of ``options``, uniformly (repeat an option to weight it)."""
     return options[rng.integers(len(options))]
 
 
@@ -44,14 +44,14 @@ def _date_parts(rng: np.random.Generator) -> tuple[str, str, str]:
 def serial(rng: np.random.Generator) -> str:
     """``SN 7X4Q-99B2K``: a prefix and alphanumeric groups."""
     groups = ((4, 5), (3, 4, 3), (6,), (2, 6), (10,), (5, 5))[rng.integers(6)]
-    sep = _pick(rng, ("-", "-", "", " "))
+    sep = pick(rng, ("-", "-", "", " "))
     body = sep.join(_alnum(rng, n) for n in groups)
-    return _pick(rng, ("SN ", "SN ", "S/N ", "SN:", "")) + body
+    return pick(rng, ("SN ", "SN ", "S/N ", "SN:", "")) + body
 
 
 def part_number(rng: np.random.Generator) -> str:
     """``PN 4471-09/B.2``: digits and letters separated by ``-``, ``/`` and ``.``."""
-    body = _pick(rng, ("d-d/a.d", "d-d-d", "ad.d.d", "d-d/a", "d.d-a"))
+    body = pick(rng, ("d-d/a.d", "d-d-d", "ad.d.d", "d-d/a", "d.d-a"))
     parts = []
     for token in body:
         if token == "d":
@@ -60,7 +60,7 @@ def part_number(rng: np.random.Generator) -> str:
             parts.append(_alnum(rng, int(rng.integers(1, 3))))
         else:
             parts.append(token)
-    return _pick(rng, ("PN ", "P/N ", "REF ", "")) + "".join(parts)
+    return pick(rng, ("PN ", "P/N ", "REF ", "")) + "".join(parts)
 
 
 def lot_code(rng: np.random.Generator) -> str:
@@ -69,14 +69,14 @@ def lot_code(rng: np.random.Generator) -> str:
     if form == 0:
         return "L" + _digits(rng, 2) + _alnum(rng, 1) + _digits(rng, 4)
     if form == 1:
-        return _pick(rng, ("LOT ", "LOT:", "LOT")) + _alnum(rng, int(rng.integers(5, 8)))
-    return _pick(rng, ("LOT ", "B ", "")) + _alnum(rng, 1) + _digits(rng, 4) + "-" + _digits(rng, 2)
+        return pick(rng, ("LOT ", "LOT:", "LOT")) + _alnum(rng, int(rng.integers(5, 8)))
+    return pick(rng, ("LOT ", "B ", "")) + _alnum(rng, 1) + _digits(rng, 4) + "-" + _digits(rng, 2)
 
 
 def date_code(rng: np.random.Generator) -> str:
     """``2024.11.07``, ``EXP 11/26``, ``MFG 2024-11-07`` and other date stamps."""
     y, m, d = _date_parts(rng)
-    return _pick(
+    return pick(
         rng,
         (f"{y}.{m}.{d}", f"{d}.{m}.{y}", f"{y[2:]}/{m}/{d}", f"MFG {y}-{m}-{d}",
          f"EXP {m}/{y[2:]}", f"EXP {y}-{m}", f"BB {m}.{y}", f"{d}/{m}/{y[2:]}"),
@@ -88,7 +88,7 @@ def time_code(rng: np.random.Generator) -> str:
     hh, mm, ss = (f"{int(rng.integers(0, 24)):02d}", f"{int(rng.integers(0, 60)):02d}",
                   f"{int(rng.integers(0, 60)):02d}")
     y, m, d = _date_parts(rng)
-    return _pick(rng, (f"{hh}:{mm}", f"{hh}:{mm}:{ss}", f"{y}.{m}.{d} {hh}:{mm}", f"{d}.{m}.{y[2:]} {hh}:{mm}"))
+    return pick(rng, (f"{hh}:{mm}", f"{hh}:{mm}:{ss}", f"{y}.{m}.{d} {hh}:{mm}", f"{d}.{m}.{y[2:]} {hh}:{mm}"))
 
 
 def digit_run(rng: np.random.Generator) -> str:
@@ -111,20 +111,19 @@ KINDS: dict[str, Callable[[np.random.Generator], str]] = {
     "time": time_code,
     "digits": digit_run,
 }
+def numeric_date(rng: np.random.Generator) -> str:
+    """``2024.11.07`` or ``07.11.24``: a date a seven-segment display can show."""
+    y, m, d = _date_parts(rng)
+    return pick(rng, (f"{y}.{m}.{d}", f"{d}.{m}.{y}", f"{d}.{m}.{y[2:]}", f"{y}-{m}-{d}"))
+
+
 NUMERIC_KINDS: dict[str, Callable[[np.random.Generator], str]] = {
-    "date": lambda rng: _numeric_only(rng, date_code),
+    "date": numeric_date,
     "time": time_code,
     "digits": digit_run,
     "lot": numeric_lot,
 }
 TWO_LINE_SHARE = 0.2
-
-
-def _numeric_only(rng: np.random.Generator, make: Callable[[np.random.Generator], str]) -> str:
-    while True:
-        text = make(rng)
-        if NUMERIC_CHARS.issuperset(text):
-            return text
 
 
 def random_code(rng: np.random.Generator, numeric: bool = False) -> tuple[str, str]:

@@ -72,13 +72,13 @@ def geometry(rng: np.random.Generator, flat: Flat, meta: Meta) -> tuple[np.ndarr
         size = (max(1, round(crop.shape[1] * scale)), round(crop.shape[0] * scale))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     sx, sy = crop.shape[1] / (cx1 - cx0), crop.shape[0] / (cy1 - cy0)
-    ch, cw = crop.shape[:2]
+    crop_h, crop_w = crop.shape[:2]
     moved = [
-        (c, (min(max((x0 - cx0) * sx, 0.0), cw), min(max((y0 - cy0) * sy, 0.0), ch),
-             min(max((x1 - cx0) * sx, 0.0), cw), min(max((y1 - cy0) * sy, 0.0), ch)))
+        (c, (min(max((x0 - cx0) * sx, 0.0), crop_w), min(max((y0 - cy0) * sy, 0.0), crop_h),
+             min(max((x1 - cx0) * sx, 0.0), crop_w), min(max((y1 - cy0) * sy, 0.0), crop_h)))
         for c, (x0, y0, x1, y1) in chars
     ]
-    meta.update(scale=round(scale, 4), width=cw, height=ch)
+    meta.update(scale=round(scale, 4), width=crop_w, height=crop_h)
     return crop, moved
 
 

@@ -14,14 +14,21 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .codes import random_code
+from .codes import pick, random_code
 from .fonts import font_for_cap_height
 from .glyphs import DOT_ROWS, Box, DotPrint, Layout, font_layout, layout
-from .materials import (
-    Color, brushed_metal, cardboard, plastic, rough_surface, smooth_noise,
-)
+from .materials import Color, brushed_metal, cardboard, plastic, rough_surface, smooth_noise
 
 Meta = dict[str, str | float | int]
+# Fonts each style draws from (a font listed twice is drawn twice as often).
+LASER_ETCHED_FONTS = ("liberation_sans", "dejavu_sans", "ocra", "liberation_mono", "dejavu_mono",
+                      "liberation_narrow")
+THERMAL_LABEL_FONTS = ("liberation_sans_bold", "dejavu_sans_bold", "ocrb", "liberation_mono_bold",
+                       "dejavu_mono_bold", "liberation_narrow_bold", "liberation_sans")
+EMBOSSED_FONTS = ("dejavu_sans_bold", "liberation_sans_bold", "ocra", "liberation_mono_bold",
+                  "dejavu_mono_bold", "liberation_narrow_bold")
+OCR_FONT_FONTS = ("ocra", "ocrb", "ocra", "ocrb", "liberation_narrow", "liberation_narrow_bold",
+                  "dejavu_sans", "liberation_mono")
 MARGIN_CAPS = 2.0  # blank around the text, in cap heights: room for warps and crop margins
 
 
@@ -41,30 +48,28 @@ class Flat:
     shear_deg: float = 0.0
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
-    return options[rng.integers(len(options))]
-
-
 MAX_LINE_WIDTH = 480  # px; a long code is smaller in a camera's fixed field of view
 
 
 def _cap_height(rng: np.random.Generator, text: str) -> int:
     """Capital height in pixels: a one-line ROI is 64-160 px tall, two lines share it, and a
-    long line gets smaller capitals (characters are about 0.7 cap heights wide)."""
+    long line gets smaller capitals (a character is about 0.75 cap heights wide)."""
     cap = int(rng.integers(18, 33)) if "\n" in text else int(rng.integers(24, 45))
     longest = max(len(line) for line in text.split("\n"))
     return max(18, min(cap, int(MAX_LINE_WIDTH / (0.75 * longest))))
 
 
-def _font_block(rng: np.random.Generator, text: str, fonts: tuple[str, ...], meta: Meta) -> Layout:
-    """Lay ``text`` out in one of ``fonts`` with random tracking, line gap and alignment."""
+def _font_block(rng: np.random.Generator, style: str, fonts: tuple[str, ...]) -> tuple[str, Layout, Meta]:
+    """A random code laid out in one of ``fonts`` (random size, tracking, line gap, alignment),
+    with the meta every font-based style starts from."""
+    text, kind = random_code(rng)
     cap = _cap_height(rng, text)
-    font = _pick(rng, fonts)
-    meta.update(font=font, cap_height=cap)
-    return font_layout(
+    font = pick(rng, fonts)
+    lay = font_layout(
         text.split("\n"), font, cap, tracking=cap * rng.uniform(0.0, 0.2), line_gap=rng.uniform(0.3, 0.7),
-        margin=int(MARGIN_CAPS * cap), align=_pick(rng, ("left", "left", "center")),
+        margin=int(MARGIN_CAPS * cap), align=pick(rng, ("left", "left", "center")),
     )
+    return text, lay, {"style": style, "kind": kind, "font": font, "cap_height": cap}
 
 
 def _over(bg: np.ndarray, color: np.ndarray | Color, alpha: np.ndarray) -> np.ndarray:
@@ -83,19 +88,16 @@ def _flat(image: np.ndarray, text: str, lay: Layout, meta: Meta, shear_deg: floa
 
 def laser_etched(rng: np.random.Generator) -> Flat:
     """Laser marking on brushed steel or aluminium: dark annealing marks or frosted light
-    engraving, low contrast, grain along one direction and a specular band that washes out
-    light marks where it passes."""
-    text, kind = random_code(rng)
-    meta: Meta = {"style": "laser_etched", "kind": kind}
-    lay = _font_block(rng, text, ("liberation_sans", "dejavu_sans", "ocra", "liberation_mono",
-                                  "dejavu_mono", "liberation_narrow"), meta)
+    engraving, low contrast, grain along one direction and a specular band that lowers the
+    contrast where it passes."""
+    text, lay, meta = _font_block(rng, "laser_etched", LASER_ETCHED_FONTS)
     h, w = lay.mask.shape
-    material = _pick(rng, ("steel", "aluminium"))
+    material = pick(rng, ("steel", "aluminium"))
     color = (1.0, 0.99, 0.97) if material == "steel" else (0.95, 0.98, 1.03)
     base = rng.uniform(0.45, 0.68)
     grain = rng.uniform(0.025, 0.06)
     bg = brushed_metal(rng, h, w, base, color, grain)
-    mark = _pick(rng, ("dark", "light"))
+    mark = pick(rng, ("dark", "light"))
     strength = rng.uniform(0.3, 0.55) if mark == "dark" else rng.uniform(0.25, 0.4)
     ink = _blur(lay.mask, rng.uniform(0.4, 0.9)) * (1 + 0.25 * smooth_noise(rng, h, w, 2))
     if mark == "dark":
@@ -126,7 +128,7 @@ def dot_matrix(rng: np.random.Generator) -> Flat:
                  line_pitch=cap * rng.uniform(1.3, 1.6), tracking=pitch * rng.uniform(0.0, 1.2),
                  space_advance=pitch * 6, margin=int(MARGIN_CAPS * cap))
     h, w = lay.mask.shape
-    substrate = _pick(rng, ("cardboard", "cardboard", *SUBSTRATES))
+    substrate = pick(rng, ("cardboard", "cardboard", *SUBSTRATES))
     bg = cardboard(rng, h, w) if substrate == "cardboard" else plastic(rng, h, w, SUBSTRATES[substrate])
     if substrate in ("black_plastic", "blue_plastic", "red_plastic", "green_plastic"):
         ink_color: Color = (0.95, 0.92, 0.6) if rng.random() < 0.5 else (0.93, 0.93, 0.92)
@@ -152,7 +154,7 @@ def _barcode(rng: np.random.Generator, h: int, w: int, bound: Box, cap: float) -
     x0, y0, x1, y1 = bound
     bars = np.zeros((h, w), np.float32)
     module = max(1, round(cap / 12))
-    side = _pick(rng, ("above", "below"))
+    side = pick(rng, ("above", "below"))
     gap, tall = cap * rng.uniform(0.5, 0.8), cap * rng.uniform(0.8, 1.6)
     top = y1 + gap if side == "below" else y0 - gap - tall
     x = int(x0 + rng.uniform(-1, 1) * cap)
@@ -170,10 +172,7 @@ def _barcode(rng: np.random.Generator, h: int, w: int, bound: Box, cap: float) -
 def thermal_label(rng: np.random.Generator) -> Flat:
     """Thermal-transfer print on a white label stuck on a box: crisp black glyphs, a little
     softness, a label edge with the package beyond it, barcode bars and printhead dropouts."""
-    text, kind = random_code(rng)
-    meta: Meta = {"style": "thermal_label", "kind": kind}
-    lay = _font_block(rng, text, ("liberation_sans_bold", "dejavu_sans_bold", "ocrb", "liberation_mono_bold",
-                                  "dejavu_mono_bold", "liberation_narrow_bold", "liberation_sans"), meta)
+    text, lay, meta = _font_block(rng, "thermal_label", THERMAL_LABEL_FONTS)
     h, w = lay.mask.shape
     cap = lay.cap_height
     bound = _text_bound(lay.chars)
@@ -188,7 +187,7 @@ def thermal_label(rng: np.random.Generator) -> Flat:
     for y in rng.integers(int(bound[1]), int(bound[3]), size=dropouts):
         ink[y] *= 0.35
     image = _over(label, (0.06, 0.06, 0.07), _blur(ink, rng.uniform(0.3, 0.7)) * rng.uniform(0.85, 1.0))
-    edge = _pick(rng, ("top", "bottom", "left", "right"))
+    edge = pick(rng, ("top", "bottom", "left", "right"))
     inside = _label_inside(h, w, bound, cap * rng.uniform(0.35, 0.9), edge)
     package = cardboard(rng, h, w) if rng.random() < 0.6 else plastic(rng, h, w, SUBSTRATES["grey_plastic"])
     shadow = 1 - 0.35 * (1 - _blur(inside, cap * 0.08))
@@ -224,16 +223,13 @@ def embossed(rng: np.random.Generator) -> Flat:
     """Stamped (sunk) or embossed (raised) characters in a metal plate: no ink at all, only
     relief lit from one side, so strokes show as a bright and a dark edge; depth varies with
     the stamping pressure and sunk marks collect dirt."""
-    text, kind = random_code(rng)
-    meta: Meta = {"style": "embossed", "kind": kind}
-    lay = _font_block(rng, text, ("dejavu_sans_bold", "liberation_sans_bold", "ocra", "liberation_mono_bold",
-                                  "dejavu_mono_bold", "liberation_narrow_bold"), meta)
+    text, lay, meta = _font_block(rng, "embossed", EMBOSSED_FONTS)
     h, w = lay.mask.shape
     cap = lay.cap_height
-    plate = _pick(rng, tuple(PLATES))
+    plate = pick(rng, tuple(PLATES))
     base, color = PLATES[plate]
     bg = rough_surface(rng, h, w, base * rng.uniform(0.85, 1.15), color, rng.uniform(0.015, 0.04))
-    relief = _pick(rng, ("stamped", "raised"))
+    relief = pick(rng, ("stamped", "raised"))
     depth = 1 + 0.15 * smooth_noise(rng, h, w, cap * 2)
     height = _blur(lay.mask, cap * rng.uniform(0.04, 0.07)) * depth * (1 if relief == "raised" else -1)
     gy, gx = np.gradient(height)
@@ -264,17 +260,19 @@ def segment_display(rng: np.random.Generator) -> Flat:
     DSEG14 otherwise; the unlit segments of every cell show faintly, as on a real panel."""
     seven = rng.random() < 0.5
     text, kind = random_code(rng, numeric=seven)
-    font = _pick(rng, ("dseg7_classic", "dseg7_classic_bold", "dseg7_modern_italic") if seven else
+    font = pick(rng, ("dseg7_classic", "dseg7_classic_bold", "dseg7_modern_italic") if seven else
                  ("dseg14_modern", "dseg14_modern_bold", "dseg14_modern_italic"))
     cap = _cap_height(rng, text)
     cell = font_for_cap_height(font, cap).getlength("8")
     all_on = "8" if seven else "~"
     lines = text.split("\n")
+    # every full cell (a space too) gets the all-segments glyph and its point; a real point is
+    # already drawn by the cell before it, a colon keeps its own narrow cell
     ghosts = ["".join(c if c in ".:" else all_on + "." for c in line).replace("..", ".") for line in lines]
     common = {"tracking": 0.0, "line_gap": 0.5, "margin": int(MARGIN_CAPS * cap), "space_advance": cell}
     lay = font_layout(lines, font, cap, **common)
     ghost = font_layout(ghosts, font, cap, **common).mask[: lay.mask.shape[0], : lay.mask.shape[1]]
-    display = _pick(rng, tuple(DISPLAYS))
+    display = pick(rng, tuple(DISPLAYS))
     back, lit, emits = DISPLAYS[display]
     h, w = lay.mask.shape
     bg = plastic(rng, h, w, back)
@@ -294,12 +292,9 @@ def segment_display(rng: np.random.Generator) -> Flat:
 def ocr_font(rng: np.random.Generator) -> Flat:
     """Pad or screen print in OCR-A, OCR-B or a plain industrial sans on housings, cartons and
     painted plates, dark on light or light on dark, with uneven ink."""
-    text, kind = random_code(rng)
-    meta: Meta = {"style": "ocr_font", "kind": kind}
-    lay = _font_block(rng, text, ("ocra", "ocrb", "ocra", "ocrb", "liberation_narrow", "liberation_narrow_bold",
-                                  "dejavu_sans", "liberation_mono"), meta)
+    text, lay, meta = _font_block(rng, "ocr_font", OCR_FONT_FONTS)
     h, w = lay.mask.shape
-    surface = _pick(rng, tuple(SUBSTRATES) + ("painted_metal",))
+    surface = pick(rng, tuple(SUBSTRATES) + ("painted_metal",))
     bg = (rough_surface(rng, h, w, 0.5, (0.6, 0.7, 0.85), 0.02) if surface == "painted_metal"
           else plastic(rng, h, w, SUBSTRATES[surface]))
     light_ink = float(bg.mean()) < 0.45
