@@ -22,8 +22,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Benchmark OCR engines on labelled code images: two-stage vs CRNN recognisers.")
 datasets_app = typer.Typer(help="List datasets, or generate a synthetic one.")
 models_app = typer.Typer(help="Model weights that do not come with a package.")
+baseline_app = typer.Typer(help="Stored results that CI gates compare against.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(models_app, name="models")
+app.add_typer(baseline_app, name="baseline")
 console = Console(stderr=True)
 out = Console()
 
@@ -114,7 +116,8 @@ def run(
     if report:
         _write_report(Path(run_dir), None)
     if gate:
-        raise typer.Exit(_gate(Path(run_dir), gate, None))
+        raise typer.Exit(_gate(Path(run_dir), gate, None, junit=Path(run_dir) / "gate.junit.xml",
+                               markdown=Path(run_dir) / "gate.md"))
 
 
 def _latest_run(dataset: str) -> Path | None:
@@ -226,10 +229,33 @@ def report(
     _write_report(run_dir, other or baseline)
 
 
-def _gate(run_dir: Path, baseline: Path, config: Path | None) -> int:
+@baseline_app.command("save")
+def baseline_save(run_dir: Path, to: Annotated[Path, typer.Option(help="Baseline file to write (JSON).")]) -> None:
+    """Store a finished run's metrics and per-image outcomes as a baseline (commit it)."""
+    from bench.gate import save_baseline
+
+    if not (run_dir / "summary.json").exists():
+        _fail(f"{run_dir} has no summary.json: not a finished run")
+    out.print(f"baseline: {save_baseline(run_dir, to)}")
+
+
+@app.command("gate")
+def gate_cmd(
+    run_dir: Path,
+    baseline: Annotated[Path, typer.Option(help="Baseline file from `bench baseline save`.")],
+    config: Annotated[Optional[Path], typer.Option(help="Gate thresholds (TOML); defaults otherwise.")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML, one test case per check.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a markdown summary (PR comment, job summary).")] = None,
+) -> None:
+    """Compare a run with a baseline: exit 0 pass, 1 regression, 2 cannot judge."""
+    raise typer.Exit(_gate(run_dir, baseline, config, junit, markdown))
+
+
+def _gate(run_dir: Path, baseline: Path, config: Path | None, junit: Path | None = None,
+          markdown: Path | None = None) -> int:
     from bench.gate import run_gate
 
-    return run_gate(run_dir, baseline, config)
+    return run_gate(run_dir, baseline, config, junit=junit, markdown=markdown)
 
 
 if __name__ == "__main__":
