@@ -233,7 +233,9 @@ def embossed(rng: np.random.Generator) -> Flat:
     depth = 1 + 0.15 * smooth_noise(rng, h, w, cap * 2)
     height = _blur(lay.mask, cap * rng.uniform(0.04, 0.07)) * depth * (1 if relief == "raised" else -1)
     gy, gx = np.gradient(height)
-    azimuth = rng.uniform(0, 2 * np.pi)
+    # oblique light, as inspection lighting is set up: light along an axis would hide the edges
+    # parallel to it (a horizontal bar vanishes under light from the side)
+    azimuth = np.radians(90 * rng.integers(4) + rng.uniform(25, 65))
     slope = gx * np.cos(azimuth) + gy * np.sin(azimuth)
     slope /= np.percentile(np.abs(slope), 99.5) + 1e-6
     light = rng.uniform(0.45, 0.75)
