@@ -43,14 +43,20 @@ def _ms(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.0f} ms"
 
 
+LATENCY_PEER = "easyocr"
+"""Latency is shown as a ratio to this engine, timed in the same run on the same images."""
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     table = Table(title=f"{summary['run']['dataset']['name']}: {summary['run']['dataset']['n']} images")
-    for col in ("engine", "seq. accuracy", "CER", "p50", "p95", "load", "errors", "note"):
+    for col in ("engine", "seq. accuracy", "CER", "p50", "p95", f"p50 / {LATENCY_PEER}", "load", "errors", "note"):
         table.add_column(col)
+    peer = ((summary["engines"].get(LATENCY_PEER) or {}).get("metrics") or {}).get("p50_ms")
     for name, e in summary["engines"].items():
         m = e["metrics"] or {}
+        ratio = f"{m['p50_ms'] / peer:.2f}x" if peer and m.get("p50_ms") else "n/a"
         table.add_row(name, _pct(m.get("sequence_accuracy")), _pct(m.get("cer")), _ms(m.get("p50_ms")),
-                      _ms(m.get("p95_ms")), "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
+                      _ms(m.get("p95_ms")), ratio, "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
                       str(m.get("n_errors", "")), e["error"] or "")
     out.print(table)
 
