@@ -13,7 +13,7 @@ import pytest
 
 from bench.datasets import fingerprint, load_dataset, load_image, write_fingerprint
 from ocr2stage.synth import (
-    CHARSET, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
+    CHARSET, RECIPE, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
 )
 from ocr2stage.synth.dataset import save_png
 from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry
@@ -110,7 +110,7 @@ def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["charset"] == CHARSET and manifest["readout"] == "all_lines"
     assert manifest["normalize"] == {"uppercase": True, "remove_whitespace": True}
-    assert manifest["generator"] | {"recipe": None} == {"recipe": None, "seed": 7, "styles": list(STYLES), "n": 8}
+    assert manifest["generator"] == {"recipe": RECIPE, "seed": 7, "styles": list(STYLES), "n": 8}
     assert (out / "contact_sheet.png").is_file()
     dataset = load_dataset(str(out))
     assert not dataset.problems and len(dataset.items) == 8
