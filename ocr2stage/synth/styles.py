@@ -137,8 +137,8 @@ def dot_matrix(rng: np.random.Generator) -> Flat:
     spread = rng.uniform(0.8, 1.6) if substrate == "cardboard" else rng.uniform(0.3, 0.9)
     alpha = _blur(lay.mask, spread) * rng.uniform(0.75, 0.95)
     shear = float(rng.uniform(-12, 12)) if rng.random() < 0.6 else 0.0
-    meta: Meta = {"style": "dot_matrix", "kind": kind, "cap_height": cap, "substrate": substrate,
-                  "dot_pitch": round(pitch, 3), "dot_radius": round(dots.radius, 3),
+    meta: Meta = {"style": "dot_matrix", "kind": kind, "font": "dot_matrix_5x7", "cap_height": cap,
+                  "substrate": substrate, "dot_pitch": round(pitch, 3), "dot_radius": round(dots.radius, 3),
                   "dot_jitter": round(dots.jitter, 3), "dot_missing": round(dots.missing, 4),
                   "ink_spread": round(spread, 3)}
     return _flat(_over(bg, ink_color, alpha), text, lay, meta, shear)
