@@ -17,9 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.datasets import LABEL_FILES, load_dataset
 from bench.report import write_report
 from bench.report.gallery import CAP
 from conftest import render
+from report_browser import Browser, chromium_path
 
 BROKEN = "engine_doubles:BrokenLoad"
 CODES = [("SN7X4Q99", "plain"), ("LOT2024A", "plain"), ("AB12CD", "plain"), ("PN4471", "small"),
@@ -153,10 +155,12 @@ def replicate(run_dir: Path, out: Path, rows: int) -> Path:
         lines = (json.dumps({**r, "file": n + r["file"]}) for n in names for r in recs)
         (out / "predictions" / pred.name).write_text("".join(x + "\n" for x in lines))
     run = json.loads((run_dir / "run.json").read_text())
-    src = Path(run["dataset"]["path"])
+    src = load_dataset(run["dataset"]["path"]).root
     ds = out / "dataset"
     (ds / "images").mkdir(parents=True)
-    shutil.copy(src / "labels.jsonl", ds / "labels.jsonl")
+    for labels in LABEL_FILES:
+        if (src / labels).exists():
+            shutil.copy(src / labels, ds / labels)
     for n in names:
         for img in (src / "images").iterdir():
             (ds / "images" / (n + img.name)).symlink_to(img)
@@ -165,14 +169,47 @@ def replicate(run_dir: Path, out: Path, rows: int) -> Path:
     return out
 
 
-def test_ten_thousand_rows_render_fast_and_small(real_run: Path, tmp_path: Path) -> None:
-    big = replicate(real_run, tmp_path / "big", 10_000)
+@pytest.fixture(scope="module")
+def big_report(real_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    big = replicate(real_run, tmp_path_factory.mktemp("big") / "run", 10_000)
     start = time.perf_counter()
     path = write_report(big)
-    seconds = time.perf_counter() - start
+    return path, time.perf_counter() - start
+
+
+def test_ten_thousand_rows_render_fast_and_small(big_report: tuple[Path, float]) -> None:
+    path, seconds = big_report
     size = path.stat().st_size
     print(f"10k-row report: {size / 1e6:.2f} MB in {seconds:.1f} s")
-    html = html_of(path)
-    assert html.count('class="card"') == CAP
+    assert html_of(path).count('class="card"') == CAP
     assert size < 3_000_000
     assert seconds < 60
+
+
+needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["real", "big"])
+def test_report_in_a_real_browser(which: str, real_run: Path, big_report: tuple[Path, float], tmp_path: Path) -> None:
+    """Loaded from disk in headless Chromium: no console error, every image decoded, filters work."""
+    path = real_run / "report.html" if which == "real" else big_report[0]
+    with Browser() as browser:
+        seconds = browser.open(path)
+        assert browser.errors == []
+        images = browser.eval("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert images and all(images), "every chart and thumbnail is rendered"
+        cards = browser.eval("document.querySelectorAll('.card').length")
+        browser.eval("var s = document.getElementById('f-engine'); s.value = 'tesseract';"
+                     "s.dispatchEvent(new Event('change'))")
+        shown = browser.eval("document.querySelectorAll('.card:not(.hidden)').length")
+        assert 0 < shown <= cards
+        assert browser.eval("document.getElementById('f-count').textContent") == f"showing {shown} of {cards}"
+        browser.eval("document.querySelector('.f-slice').value = 'small';"
+                     "document.querySelector('.f-slice').dispatchEvent(new Event('change'))")
+        assert browser.eval("Array.from(document.querySelectorAll('.card:not(.hidden)'))"
+                            ".every(c => c.getAttribute('data-s-1') === 'small')")
+        shot = browser.screenshot(tmp_path / "report.png", 0, 3000)
+        assert browser.errors == []
+    assert shot.stat().st_size > 50_000
+    assert seconds < 20

@@ -25,8 +25,10 @@ from bench.report.stats import EngineStats
 CAP = 60
 THUMB_MAX = (360, 120)
 JPEG_QUALITY = 72
-MAX_OPS = 120
+MAX_OPS = 80
 """Aligned characters shown per reading; a reading of a whole plate's slogans is cut after that."""
+OP_CLASS = {"equal": "", "replace": "s", "delete": "d", "insert": "x"}
+"""CSS class per alignment op, one letter: the gallery repeats it for every character shown."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,18 @@ def char_boxes(reading: dict[str, Any]) -> list[list[float]]:
     ]
 
 
+def boxes_path(boxes: list[list[float]]) -> str:
+    """All boxes as one SVG path in whole pixels: a fraction of the bytes of one <rect> each."""
+    return "".join(
+        f"M{x0:.0f} {y0:.0f}h{x1 - x0:.0f}v{y1 - y0:.0f}h{x0 - x1:.0f}z" for x0, y0, x1, y1 in boxes
+    )
+
+
 def worst_files(results: pd.DataFrame, engines: list[str], cap: int = CAP) -> list[str]:
     """Files misread by at least one engine: most engines wrong first, then highest summed CER."""
     rows = results[results["engine"].isin(engines)]
-    per_file = rows.groupby("file").agg(wrong=("correct", lambda c: int((~c.astype(bool)).sum())),
-                                        cer=("cer", "sum"))
+    rows = rows.assign(wrong=~rows["correct"].astype(bool))
+    per_file = rows.groupby("file").agg(wrong=("wrong", "sum"), cer=("cer", "sum"))
     per_file = per_file[per_file["wrong"] > 0].sort_values(["wrong", "cer"], ascending=False, kind="stable")
     return list(per_file.index[:cap])
 
@@ -92,6 +101,7 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
             if r is None:
                 continue
             ops = align(first["truth"], r["prediction"])
+            boxes = char_boxes(readings.get((s.engine, f), {}))
             readouts.append(
                 {
                     "engine": s.engine,
@@ -102,9 +112,10 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
                     "error": r["error"],
                     "cer": r["cer"],
                     "latency_ms": r["latency_ms"],
-                    "ops": ops[:MAX_OPS],
+                    "ops": [(OP_CLASS[op], t, p) for op, t, p in ops[:MAX_OPS]],
                     "cut": max(len(ops) - MAX_OPS, 0),
-                    "boxes": char_boxes(readings.get((s.engine, f), {})),
+                    "n_boxes": len(boxes),
+                    "boxes": boxes_path(boxes),
                 }
             )
         cards.append(
