@@ -1,0 +1,46 @@
+"""Stage 2 network: a small CNN over 32x32 grayscale character crops.
+
+Why so small (~0.4 M parameters, ~1.6 MB): a crop holds one character of a 40-symbol charset
+drawn in a handful of industrial fonts; capacity beyond this buys nothing but latency.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-./:"
+REJECT = "<reject>"
+CLASSES: tuple[str, ...] = (*CHARSET, REJECT)
+"""Class index -> label; the last class is for crops that are not one whole character."""
+CROP_SIZE = 32
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class CharNet(nn.Module):
+    """uint8-range crops (N, 1, 32, 32) -> class logits (N, len(classes)).
+
+    Each crop is standardised inside the network so training and inference cannot disagree on
+    it, and so a faint embossed character looks like a crisp printed one.
+    """
+
+    def __init__(self, n_classes: int = len(CLASSES), width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _block(1, w), nn.MaxPool2d(2),
+            _block(w, 2 * w), _block(2 * w, 2 * w), nn.MaxPool2d(2),
+            _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.MaxPool2d(2),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * w * 16, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        std = x.std(dim=(1, 2, 3), keepdim=True)
+        return self.head(self.features((x - mean) / (std + 4.0)))

@@ -1,0 +1,181 @@
+"""Training the character classifier on CPU from generated data (and optionally user crops).
+
+Why augment on the fly although the generator already varies styles: the crops are cached once
+per stage-1 setting, so geometric and photometric jitter is what keeps later epochs from seeing
+exactly the same pixels, and it covers camera conditions the generator does not draw.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ocr2stage.classification.crops import crop, to_gray
+from ocr2stage.classification.dataset import CropSet, cached_crops
+from ocr2stage.classification.net import CLASSES, REJECT, CharNet
+from ocr2stage.classification.weights import CharClassifier
+from ocr2stage.detection import CharDetector
+
+CHUNK = 200
+"""Images per cached crop file: an interrupted run resumes at the last finished chunk."""
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a dataset seed of a shipped test set: training on it would leak the test."""
+    from ocr2stage.synth import TEST_SEEDS
+
+    for name, test_seed in TEST_SEEDS.items():
+        if seed == test_seed:
+            raise ValueError(f"seed {seed} generates the shipped test set {name!r}; pick another seed")
+
+
+@dataclass
+class TrainConfig:
+    n_images: int = 2400
+    val_images: int = 300
+    """Held out: images ``n_images .. n_images + val_images - 1`` of the same seed."""
+    seed: int = 1
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 3e-3
+    width: int = 32
+    init: Path | None = None
+    """Weights to fine-tune from (verified like shipped ones); the learning rate drops tenfold."""
+    user_crops: Path | None = None
+    cache_dir: Path = Path(".cache/ocr2stage")
+    device: str = "cpu"
+
+
+@dataclass
+class TrainResult:
+    net: CharNet
+    seconds: float
+    n_train: int
+    n_val: int
+    val_accuracy: float
+    val_by_style: dict[str, float] = field(default_factory=dict)
+    stage1_recall: float = 0.0
+    """Share of true characters on the validation images that stage 1 gave a crop of."""
+
+
+def load_user_crops(folder: Path) -> CropSet:
+    """Crops listed in ``folder/labels.csv`` (columns ``file,label``; label one character or
+    ``reject``). Each image should be cut like ocr2stage cuts: the character's width and the
+    line's height, a quarter line height of margin around."""
+    rows = list(csv.DictReader((Path(folder) / "labels.csv").open(newline="", encoding="utf-8")))
+    crops, labels = [], []
+    for row in rows:
+        label = REJECT if row["label"].strip().lower() == "reject" else row["label"].strip().upper()
+        if label not in CLASSES:
+            raise ValueError(f"{folder}/labels.csv: label {row['label']!r} of {row['file']} is not in the charset")
+        gray = to_gray(np.asarray(Image.open(Path(folder) / row["file"]).convert("RGB")))
+        crops.append(crop(gray, (0.0, 0.0, float(gray.shape[1]), float(gray.shape[0]))))
+        labels.append(CLASSES.index(label))
+    n = len(crops)
+    return CropSet(np.stack(crops), np.array(labels, np.int64), np.full(n, -1, np.int32), np.zeros(n, np.int16),
+                   ("user",), 0)
+
+
+def generated_crops(detector: CharDetector, cfg: TrainConfig, start: int, count: int,
+                    log: Callable[[str], None]) -> CropSet:
+    """Crops of generated images ``start .. start+count-1``, from cache where available."""
+    parts = []
+    for s in range(start, start + count, CHUNK):
+        n = min(CHUNK, start + count - s)
+        t = time.time()
+        parts.append(cached_crops(detector, cfg.cache_dir, cfg.seed, s, n))
+        log(f"stage 1 on images {s}..{s + n - 1}: {len(parts[-1].labels)} crops ({time.time() - t:.0f} s)")
+    return CropSet.concat(parts)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random affine jitter, contrast, blur, noise and polarity on a batch (B, 1, 32, 32)."""
+    b = x.shape[0]
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(b, generator=gen, device=x.device) * (hi - lo) + lo
+
+    angle, scale, shear = uniform(-0.09, 0.09), uniform(0.88, 1.12), uniform(-0.12, 0.12)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, uniform(-0.08, 0.08)], 1),
+                         torch.stack([sin, cos, uniform(-0.08, 0.08)], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    blur = (torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.3).float()
+    x = blur * F.avg_pool2d(x, 3, 1, 1, count_include_pad=False) + (1 - blur) * x
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + (x - mean) * uniform(0.4, 1.4).view(b, 1, 1, 1) + uniform(-30, 30).view(b, 1, 1, 1)
+    x = x + torch.randn(x.shape, generator=gen, device=x.device) * uniform(0, 10).view(b, 1, 1, 1)
+    flip = (torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.15).float()
+    return (flip * (255 - x) + (1 - flip) * x).clamp(0, 255)
+
+
+@torch.inference_mode()
+def predict(net: CharNet, crops: np.ndarray, device: torch.device, batch: int = 1024) -> np.ndarray:
+    """Class index per crop (eval mode)."""
+    net.eval()
+    out = [net(torch.from_numpy(crops[i:i + batch])[:, None].to(device)).argmax(1).cpu().numpy()
+           for i in range(0, len(crops), batch)]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
+    right = pred == val.labels
+    return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
+    """Stage-1 crops of generated images (cached), then epochs of augmented mini-batches."""
+    check_seed(cfg.seed)
+    started = time.time()
+    device = torch.device(cfg.device)
+    detector = CharDetector(device=cfg.device)
+    parts = [generated_crops(detector, cfg, 0, cfg.n_images, log)] if cfg.n_images > 0 else []
+    if cfg.user_crops is not None:
+        parts.append(load_user_crops(cfg.user_crops))
+    if not parts:
+        raise ValueError("nothing to train on: give --n-images > 0 or --crops")
+    data = CropSet.concat(parts)
+    val = generated_crops(detector, cfg, cfg.n_images, cfg.val_images, log)
+    if cfg.init is not None:
+        net, lr = CharClassifier.load(cfg.init, cfg.device).net, cfg.lr / 10
+    else:
+        net, lr = CharNet(len(CLASSES), cfg.width).to(device), cfg.lr
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps = cfg.epochs * math.ceil(len(data.labels) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
+    x_all = torch.from_numpy(data.crops)[:, None].float()
+    y_all = torch.from_numpy(data.labels)
+    for epoch in range(cfg.epochs):
+        net.train()
+        t, total = time.time(), 0.0
+        order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            x = augment(x_all[idx].to(device), gen)
+            loss = F.cross_entropy(net(x), y_all[idx].to(device), label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        acc = float((predict(net, val.crops, device) == val.labels).mean()) if len(val.labels) else float("nan")
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f} "
+            f"({time.time() - t:.0f} s)")
+    pred = predict(net, val.crops, device)
+    return TrainResult(
+        net=net.cpu().eval(), seconds=time.time() - started, n_train=len(data.labels), n_val=len(val.labels),
+        val_accuracy=float((pred == val.labels).mean()), val_by_style=accuracy_by_style(pred, val),
+        stage1_recall=val.recall,
+    )
+

@@ -1,0 +1,81 @@
+"""Classifier weight files: a ``.pt`` plus a ``.json`` beside it recording its sha256.
+
+Why a sidecar: the checksum must be known before the file is unpickled, so a truncated or
+tampered file is refused with a clear message instead of failing (or loading) half-way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ocr2stage.classification.net import CLASSES, CharNet
+from ocr2stage.detection.craft import WeightsError, file_digest
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "weights" / "classifier.pt"
+
+
+def sidecar(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_classifier(net: CharNet, path: Path, meta: dict[str, Any]) -> str:
+    """Write the weights and their sidecar; return ``sha256:<hex>``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width = net.features[0][0].out_channels
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, "classes": list(CLASSES), "width": width}, path)
+    checksum = "sha256:" + file_digest(path, "sha256")
+    record = {"file": path.name, "sha256": checksum, "classes": "".join(CLASSES[:-1]), **meta}
+    sidecar(path).write_text(json.dumps(record, indent=2) + "\n")
+    return checksum
+
+
+def verify_classifier(path: Path) -> str:
+    """Check the weights against their sidecar; return ``sha256:<hex>`` or raise WeightsError."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"classifier weights missing: {path} does not exist")
+    if not sidecar(path).is_file():
+        raise WeightsError(f"classifier checksum missing: {sidecar(path)} does not exist")
+    expected = json.loads(sidecar(path).read_text()).get("sha256")
+    actual = "sha256:" + file_digest(path, "sha256")
+    if actual != expected:
+        raise WeightsError(f"classifier weights corrupt: {path} has {actual}, {sidecar(path).name} records {expected}")
+    return actual
+
+
+@dataclass
+class CharClassifier:
+    """A verified classifier on a device: crops -> class probabilities."""
+
+    net: CharNet
+    path: Path
+    checksum: str
+    device: torch.device
+
+    @classmethod
+    def load(cls, path: Path | None = None, device: str = "cpu") -> CharClassifier:
+        path = Path(path) if path is not None else DEFAULT_PATH
+        checksum = verify_classifier(path)
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        if tuple(data["classes"]) != CLASSES:
+            raise WeightsError(f"{path}: trained for classes {data['classes']}, this code has {CLASSES}")
+        net = CharNet(len(CLASSES), data["width"])
+        net.load_state_dict(data["state_dict"])
+        dev = torch.device(device)
+        return cls(net=net.to(dev).eval(), path=path, checksum=checksum, device=dev)
+
+    @torch.inference_mode()
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 32, 32) uint8 crops -> (N, len(CLASSES)) probabilities, in one forward pass."""
+        if len(crops) == 0:
+            return np.zeros((0, len(CLASSES)), np.float32)
+        x = torch.from_numpy(crops)[:, None].to(self.device)
+        return torch.softmax(self.net(x), dim=1).float().cpu().numpy()

@@ -1,0 +1,152 @@
+"""Stage 1: an RGB image -> characters (boxes) grouped into lines in reading order.
+
+Why a second pass: CRAFT finds characters best when they are a few tens of pixels tall, and
+its cost grows with the input area. The first pass runs at a small, cheap size guessed from the
+image shape; when the characters it sees are outside the good range, the image is re-run once
+at the size that brings them to ``target_char_px``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ocr2stage.detection.chars import Blob, find_blobs
+from ocr2stage.detection.craft import CraftNet, ScoreMaps
+from ocr2stage.detection.lines import LineFit, fit_line, group_lines, word_ids
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Thresholds and sizes of stage 1 (defaults tuned on generated serial codes)."""
+
+    char_thr: float = 0.3
+    peak_thr: float = 0.5
+    peak_depth: float = 0.08
+    link_thr: float = 0.3
+    first_height: int = 64
+    """Height of the first pass for a one-line crop (wide image); taller shapes get more."""
+    char_px_range: tuple[float, float] = (14.0, 48.0)
+    target_char_px: float = 28.0
+    max_side: int = 1536
+    grow: tuple[float, float] = (0.0, 0.0)
+    """Fraction added to each blob's width and height: the region score is a Gaussian whose
+    thresholded extent is smaller than the character."""
+    min_side: int = 6
+    probe_overlap: float = 0.1
+    """How far a gap probe reaches into its neighbours, in line heights."""
+    probe_min_width: float = 0.3
+    """Narrowest gap probe, in line heights: room for a decimal point between touching digits."""
+
+
+@dataclass(frozen=True)
+class DetectedChar:
+    """A character box; a ``probe`` is the gap between two CRAFT characters, not a detection.
+
+    Why probes: CRAFT gives no region score to a decimal point, a colon squeezed between digits
+    or a thin segment ``1``; stage 2 looks at every gap and either finds such a character there
+    or rejects the crop.
+    """
+
+    box: Box
+    score: float
+    probe: bool = False
+
+
+@dataclass(frozen=True)
+class DetectedLine:
+    """Characters of one line in reading order and the line's centre line (image pixels)."""
+
+    chars: tuple[DetectedChar, ...]
+    fit: LineFit
+
+
+def _round32(v: float) -> int:
+    return max(32, int(round(v / 32.0)) * 32)
+
+
+class CharDetector:
+    """CRAFT plus post-processing; ``detect`` is the whole of stage 1 for one image."""
+
+    def __init__(
+        self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None
+    ) -> None:
+        self.net = CraftNet(craft_path, device)
+        self.config = config or DetectorConfig()
+
+    @property
+    def checksum(self) -> str:
+        return self.net.checksum
+
+    def _size(self, h: int, w: int, factor: float) -> tuple[int, int]:
+        factor = min(factor, self.config.max_side / max(h, w))
+        return _round32(w * factor), _round32(h * factor)
+
+    def _first_factor(self, h: int, w: int) -> float:
+        # A wide image is most likely one line filling its height; a squarer one holds
+        # several lines or margin, so its characters are a smaller share of the height.
+        lines_guess = 1.0 if w >= 3 * h else 2.0
+        return self.config.first_height * lines_guess / h
+
+    def _blobs(self, maps: ScoreMaps) -> list[Blob]:
+        c = self.config
+        return find_blobs(maps.region, c.char_thr, c.peak_thr, c.peak_depth)
+
+    def detect(self, image: np.ndarray) -> list[DetectedLine]:
+        """Lines of characters of an RGB uint8 image; empty for an image without text."""
+        c = self.config
+        h, w = image.shape[:2]
+        if min(h, w) < c.min_side:
+            return []
+        size = self._size(h, w, self._first_factor(h, w))
+        maps = self.net(image, size)
+        blobs = self._blobs(maps)
+        if blobs:
+            char_px = 2.0 * float(np.median([b.box[3] - b.box[1] for b in blobs]))
+            lo, hi = c.char_px_range
+            if not lo <= char_px <= hi:
+                factor = size[1] / h * c.target_char_px / char_px
+                better = self._size(h, w, factor)
+                if better != size:
+                    maps = self.net(image, better)
+                    blobs = self._blobs(maps)
+        if not blobs:
+            return []
+        return self._lines(maps, blobs)
+
+    def _lines(self, maps: ScoreMaps, blobs: list[Blob]) -> list[DetectedLine]:
+        sx, sy = maps.scale
+        gx, gy = self.config.grow
+        boxes = []
+        for b in blobs:
+            x0, y0, x1, y1 = b.box
+            dx, dy = 0.5 * gx * (x1 - x0), 0.5 * gy * (y1 - y0)
+            boxes.append(((x0 - dx) * sx, (y0 - dy) * sy, (x1 + dx) * sx, (y1 + dy) * sy))
+        arr = np.array(boxes, dtype=np.float64)
+        centers = np.stack([(arr[:, 0] + arr[:, 2]) / 2, (arr[:, 1] + arr[:, 3]) / 2], axis=1)
+        heights = arr[:, 3] - arr[:, 1]
+        words = word_ids(maps.region, maps.affinity, [b.peak for b in blobs], self.config.char_thr,
+                         self.config.link_thr)
+        lines = []
+        for idx in group_lines(centers, heights, words):
+            fit = fit_line(centers[idx], heights[idx])
+            chars = [DetectedChar(box=boxes[i], score=blobs[i].score) for i in idx]
+            lines.append(DetectedLine(chars=self._with_probes(chars, fit), fit=fit))
+        return lines
+
+    def _with_probes(self, chars: list[DetectedChar], fit: LineFit) -> tuple[DetectedChar, ...]:
+        """The line's characters with a probe inserted in every gap between two of them."""
+        h = fit.height
+        out = [chars[0]]
+        for a, b in zip(chars, chars[1:]):
+            x0, x1 = a.box[2] - self.config.probe_overlap * h, b.box[0] + self.config.probe_overlap * h
+            half = max(x1 - x0, self.config.probe_min_width * h) / 2
+            xc = (x0 + x1) / 2
+            yc = fit.center_y(xc)
+            out.append(DetectedChar((xc - half, yc - h / 2, xc + half, yc + h / 2), 0.0, probe=True))
+            out.append(b)
+        return tuple(out)

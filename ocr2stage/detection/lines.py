@@ -1,0 +1,77 @@
+"""Character blobs + affinity map -> text lines in reading order.
+
+Why two steps: CRAFT's affinity links neighbouring characters of a word, so connected
+components of region-or-affinity give words whose slope is reliable; words separated by a space
+are then joined into one line when they lie on the same (possibly tilted) baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+MAX_SLOPE = 0.25
+"""About 14 degrees: steeper fits come from two characters on different lines, not a tilt."""
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """``y = slope * x + intercept`` through the character centres; ``height`` is typical."""
+
+    slope: float
+    intercept: float
+    height: float
+
+    def center_y(self, x: float) -> float:
+        return self.slope * x + self.intercept
+
+
+def fit_line(centers: np.ndarray, heights: np.ndarray) -> LineFit:
+    """Least-squares centre line of characters (N, 2) with their heights (N,)."""
+    xs, ys = centers[:, 0], centers[:, 1]
+    slope = 0.0
+    if len(xs) >= 2 and np.ptp(xs) > 0:
+        slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_SLOPE, MAX_SLOPE))
+    intercept = float(np.median(ys - slope * xs))
+    return LineFit(slope, intercept, float(np.median(heights)))
+
+
+def word_ids(
+    region: np.ndarray, affinity: np.ndarray, peaks: list[tuple[int, int]], text_thr: float = 0.3,
+    link_thr: float = 0.3,
+) -> list[int]:
+    """Component of the linked text mask that holds each peak ``(x, y)``."""
+    labels, _ = ndimage.label((region > text_thr) | (affinity > link_thr))
+    return [int(labels[y, x]) for x, y in peaks]
+
+
+def _same_line(a: LineFit, b: LineFit, centers_b: np.ndarray) -> bool:
+    tol = 0.5 * max(a.height, b.height)
+    return bool(np.all(np.abs(centers_b[:, 1] - a.center_y(centers_b[:, 0])) < tol))
+
+
+def group_lines(centers: np.ndarray, heights: np.ndarray, words: list[int]) -> list[list[int]]:
+    """Indices of characters per line: lines top to bottom, characters along the line."""
+    groups = [np.flatnonzero(np.asarray(words) == w) for w in dict.fromkeys(words)]
+    # Longest words first: their fit is the most trustworthy reference for shorter ones.
+    groups.sort(key=len, reverse=True)
+    fits = [fit_line(centers[g], heights[g]) for g in groups]
+    lines: list[list[int]] = []
+    line_fits: list[LineFit] = []
+    for g, fit in zip(groups, fits):
+        for k, ref in enumerate(line_fits):
+            if _same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]):
+                lines[k].extend(g.tolist())
+                line_fits[k] = fit_line(centers[lines[k]], heights[lines[k]])
+                break
+        else:
+            lines.append(g.tolist())
+            line_fits.append(fit)
+    ordered = []
+    for idx, fit in zip(lines, line_fits):
+        direction = np.array([1.0, fit.slope]) / np.hypot(1.0, fit.slope)
+        ordered.append(sorted(idx, key=lambda i: float(centers[i] @ direction)))
+    ordered.sort(key=lambda idx: float(np.mean(centers[idx, 1])))
+    return ordered
