@@ -37,9 +37,15 @@ def test_mcnemar_rejects_unpaired() -> None:
         mcnemar_exact([1, 0], [1])
 
 
-def test_proportion_ci_degenerate_and_empty() -> None:
-    assert proportion_ci([1, 1, 1]).low == 1.0
-    assert proportion_ci([0, 0]).high == 0.0
+def test_proportion_ci_all_same_uses_the_exact_bound() -> None:
+    # 0 of 3: upper = 1 - 0.025 ** (1/3) = 0.7076; 10 of 10: lower = 0.025 ** (1/10) = 0.6915
+    none = proportion_ci([0, 0, 0])
+    assert (none.estimate, none.low) == (0.0, 0.0) and none.high == pytest.approx(0.7076, abs=1e-4)
+    every = proportion_ci([1] * 10)
+    assert every.low == pytest.approx(0.6915, abs=1e-4) and every.high == 1.0
+
+
+def test_proportion_ci_empty() -> None:
     empty = proportion_ci([])
     assert empty.n == 0 and math.isnan(empty.estimate)
 

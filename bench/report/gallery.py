@@ -122,7 +122,9 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
             {
                 "file": f,
                 "truth": first["truth"],
-                "slices": {c.removeprefix(META_PREFIX): str(first.get(c, "")) for c in slice_cols},
+                "slices": {
+                    c.removeprefix(META_PREFIX): str(first[c]) if pd.notna(first.get(c)) else None for c in slice_cols
+                },
                 "thumb": thumbnail(images / f if images else None),
                 "readouts": readouts,
             }
