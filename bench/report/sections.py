@@ -27,10 +27,7 @@ def _gap_sentence(w: EngineStats, o: EngineStats, test: Any) -> str:
         f"{w.label} reads {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes exactly, "
         f"{o.label} {pct(o.accuracy.estimate)} {ci(o.accuracy)}"
     )
-    evidence = (
-        f"McNemar {pvalue(test.p_value)} on {test.n:,} paired images: {test.only_a} read only by "
-        f"{w.label}, {test.only_b} only by {o.label}"
-    )
+    evidence = f"McNemar {pvalue(test.p_value)}, {test.n:,} paired images"
     if gap == 0:
         return f"{head}: a tie ({evidence})."
     verdict = "significant" if significant(test) else "not significant, the two cannot be told apart on this set"
@@ -85,7 +82,7 @@ def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
             "p": pvalue(t.p_value),
             "significant": significant(t),
             "better": t.only_a > t.only_b,
-            "detail": f"{t.only_a} vs {t.only_b} discordant of {t.n}",
+            "detail": f"alone right on {t.only_a:,}, alone wrong on {t.only_b:,} of {t.n:,}",
         }
         for (a, b) in ((a, b) for a in ran for b in ran if a is not b)
         for t in [tests[(a.engine, b.engine)]]
