@@ -97,13 +97,13 @@ def grouped_bars(table: pd.DataFrame, colors: dict[str, str], ylabel: str) -> st
 def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str, fmt: str = "{:.0f}") -> str:
     """Annotated heat map; empty (nan or 0) cells stay blank so the hot spots stand out."""
     values = matrix.to_numpy(dtype=float)
-    cell = 0.3
-    fig, ax = plt.subplots(figsize=(cell * len(matrix.columns) + 1.6, cell * len(matrix.index) + 1.2))
+    widest = max((len(line) for c in matrix.columns for line in str(c).split("\n")), default=1)
+    cell_w, cell_h = max(0.3, 0.065 * widest + 0.1), 0.3
+    fig, ax = plt.subplots(figsize=(cell_w * len(matrix.columns) + 1.6, cell_h * len(matrix.index) + 1.2))
     masked = np.ma.masked_where(~np.isfinite(values) | (values == 0), values)
-    ax.imshow(masked, cmap="OrRd", aspect="equal", vmin=0, interpolation="nearest")
-    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+    ax.imshow(masked, cmap="OrRd", aspect=cell_h / cell_w, vmin=0, interpolation="nearest")
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], fontsize=8 if widest > 2 else 9)
     ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
-    ax.tick_params(axis="x", labelrotation=0 if max((len(str(c)) for c in matrix.columns), default=0) < 4 else 30)
     ax.grid(False)
     top = np.nanmax(values) if np.isfinite(values).any() else 0
     for (r, c), v in np.ndenumerate(values):

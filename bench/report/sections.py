@@ -158,10 +158,15 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
                     "top": [(char(r.truth), char(r.pred), int(r.count)) for r in conf.head(8).itertuples()],
                 }
             )
-    rate = pd.DataFrame(rates).rename(index=char)
+    rate = pd.DataFrame(rates)
     rate = rate[rate.fillna(0).max(axis=1) > 0] if len(rate) > 40 else rate
-    chart = plots.heatmap(rate.T, "error rate per truth character, %", "truth character", "", fmt="{:.0f}") if not rate.empty else None
-    return {"chart": chart, "confusions": confusions, "n_chars": int(len(counts)) if counts is not None else 0}
+    rate.index = [f"{char(c)}\n{int(counts[c])}" for c in rate.index]
+    chart = (
+        plots.heatmap(rate.T, "error rate per truth character, %", "truth character (occurrences below)", "", fmt="{:.0f}")
+        if not rate.empty
+        else None
+    )
+    return {"chart": chart, "confusions": confusions}
 
 
 def failures(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
