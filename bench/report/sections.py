@@ -43,7 +43,7 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
     best = ran[0]
     if len(ran) == 1:
         out.insert(0, f"Only {best.label} produced results: it reads {pct(best.accuracy.estimate)} "
-                      f"{ci(best.accuracy)} of {best.n:,} codes exactly.")
+                      f"{ci(best.accuracy)} of {best.n:,} {'code' if best.n == 1 else 'codes'} exactly.")
         return out
     tests = pairwise_tests(run, [s.engine for s in ran])
     lines = [_gap_sentence(best, o, tests[(best.engine, o.engine)]) for o in ran[1:]]
