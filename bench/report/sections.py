@@ -37,7 +37,7 @@ def _gap_sentence(w: EngineStats, o: EngineStats, test: Any) -> str:
 def findings(stats: list[EngineStats], run: Run) -> list[str]:
     """The decision summary: one plain sentence per finding, winner first."""
     ran = sorted((s for s in stats if s.has_results), key=lambda s: -s.accuracy.estimate)
-    out = [f"{s.label} has no results: {s.status}." for s in stats if not s.has_results]
+    out = [f"{s.label}: {s.status}." for s in stats if not s.has_results]
     if not ran:
         return out + ["No engine produced results, so there is nothing to compare."]
     best = ran[0]
