@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.report import build_context, render
 from bench.report.fmt import pvalue
+from bench.report.gallery import boxes_path, char_boxes, worst_files
 from bench.report.load import Run
 from bench.report.sections import findings
 from bench.report.stats import engine_stats
@@ -57,3 +58,18 @@ def test_labels_are_rendered_verbatim(tmp_path: Path) -> None:
 
 def test_pvalue_wording() -> None:
     assert [pvalue(p) for p in (0.0004, 0.0042, 0.049, 1.0)] == ["p<0.001", "p=0.004", "p=0.05", "p=1.00"]
+
+
+def test_gallery_ranks_images_most_engines_wrong_first(tmp_path: Path) -> None:
+    run = make_run(tmp_path, {"a": 95, "b": 90})
+    worst = worst_files(run.results, ["a", "b"], cap=7)
+    assert worst[:5] == ["95.png", "96.png", "97.png", "98.png", "99.png"]  # both engines wrong
+    assert set(worst[5:]) <= {f"{i}.png" for i in range(90, 95)}  # only b wrong
+    assert worst_files(run.results, ["a", "b"], cap=3) == worst[:3]
+
+
+def test_character_boxes_become_one_svg_path() -> None:
+    reading = {"lines": [{"text": "AB", "chars": [{"text": "A", "box": [1, 2, 11, 22]},
+                                                  {"text": "B", "box": [12.4, 2, 20.6, 22]}]},
+                         {"text": "?", "chars": None}]}
+    assert boxes_path(char_boxes(reading)) == "M1 2h10v20h-10zM12 2h8v20h-8z"

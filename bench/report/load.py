@@ -74,13 +74,13 @@ class Run:
                 order.append(e)
         return order
 
-    def info(self, engine: str) -> dict[str, Any]:
-        rec = self.engine_records.get(engine) or self.summary.get("engines", {}).get(engine) or {}
-        return rec.get("info") or {}
-
     def record(self, engine: str) -> dict[str, Any]:
         """``engines/<engine>.json`` (load time, load error), else the summary's copy."""
         return self.engine_records.get(engine) or self.summary.get("engines", {}).get(engine) or {}
+
+    def info(self, engine: str) -> dict[str, Any]:
+        """The engine's EngineInfo dict (label, versions, models, weights, device), {} if it never loaded."""
+        return self.record(engine).get("info") or {}
 
     def label(self, engine: str) -> str:
         """The engine's own label, verbatim: a report must never rename a model."""
