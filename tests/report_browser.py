@@ -131,9 +131,10 @@ class Browser:
     def close(self) -> None:
         try:
             self.call("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
+            self.proc.wait(timeout=10)
+        except (RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired):
             self.proc.kill()
-        self.proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
         for fd in (self._cmd_w, self._out_r):
             os.close(fd)
         shutil.rmtree(self._profile, ignore_errors=True)
