@@ -39,14 +39,18 @@ def test_a_clear_winner_is_named_with_its_gap_and_significance(tmp_path: Path) -
     assert first.startswith(f"{LABELS['a']} reads 98.0% [")
     assert f"{LABELS['b']} 71.0% [" in first
     assert first.endswith("the gap of 27.0 points is significant (McNemar p<0.001, 100 paired images).")
+    # CER: 29 vs 2 one-character misses over 100 seven-character codes -> +27/700 = +3.86 points
+    assert any(f"{LABELS['b']} 4.14%, +3.86 points (paired 95% CI" in line and line.endswith("a real difference).")
+               for line in lines)
     assert any(line.startswith(f"Fastest: {LABELS['b']}, median 10 ms") for line in lines)
     assert any("the most accurate, needs 4.0x the median time" in line for line in lines)
 
 
 def test_a_small_gap_is_not_called_real(tmp_path: Path) -> None:
     run = make_run(tmp_path, {"a": 50, "b": 48}, n=60)
-    first = findings([engine_stats(run, e) for e in run.engines], run)[0]
-    assert "gap of 3.3 points is not significant" in first
+    lines = findings([engine_stats(run, e) for e in run.engines], run)
+    assert "gap of 3.3 points is not significant" in lines[0]
+    assert lines[1].endswith("not a clear difference).")
 
 
 def test_labels_are_rendered_verbatim(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
 from bench.report.load import META_PREFIX, Run
-from bench.report.stats import EngineStats, ci_frame, finite, pairwise_tests, ratio, significant
+from bench.report.stats import EngineStats, cer_difference, ci_frame, finite, pairwise_tests, ratio, significant
 
 FAILURE_CLASSES = (*FAILURES, "error")
 """The results table's ``failure`` column: a string-level class, or "error" when the engine raised."""
@@ -32,6 +32,14 @@ def _gap_sentence(w: EngineStats, o: EngineStats, test: Any) -> str:
         return f"{head}: a tie ({evidence})."
     verdict = "significant" if significant(test) else "not significant, the two cannot be told apart on this set"
     return f"{head}; the gap of {100 * gap:.1f} points is {verdict} ({evidence})."
+
+
+def _cer_gap(best: EngineStats, o: EngineStats, run: Run) -> str:
+    """Another engine's CER and its paired difference to the best, real when its CI excludes 0."""
+    d = cer_difference(run.rows(o.engine), run.rows(best.engine))
+    real = "a real difference" if d.low > 0 else "not a clear difference"
+    return (f"{o.label} {pct(o.cer.estimate, 2)}, {100 * d.estimate:+.2f} points "
+            f"(paired 95% CI {100 * d.low:+.2f} to {100 * d.high:+.2f}: {real})")
 
 
 def findings(stats: list[EngineStats], run: Run) -> list[str]:
@@ -53,7 +61,7 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
     by_cer = sorted(ran, key=lambda s: s.cer.estimate)
     lines.append(
         f"Lowest character error rate: {by_cer[0].label} with {pct(by_cer[0].cer.estimate, 2)} "
-        f"{ci(by_cer[0].cer, 2)}; " + ", ".join(f"{s.label} {pct(s.cer.estimate, 2)} {ci(s.cer, 2)}" for s in by_cer[1:]) + "."
+        f"{ci(by_cer[0].cer, 2)}; " + "; ".join(_cer_gap(by_cer[0], o, run) for o in by_cer[1:]) + "."
     )
     timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=lambda s: s.latency["p50_ms"])
     if len(timed) > 1:

@@ -43,11 +43,31 @@ class EngineStats:
         return self.n > 0
 
 
+def _edits(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per file: edits and truth length, the two sums a corpus CER is made of."""
+    rows = rows.drop_duplicates("file")
+    return pd.DataFrame(
+        {"edits": pd.to_numeric(rows["edits"], errors="coerce").fillna(0).to_numpy(dtype=float),
+         "length": rows["truth"].str.len().to_numpy(dtype=float)},
+        index=rows["file"].to_numpy(),
+    )
+
+
 def _cer_interval(rows: pd.DataFrame) -> Interval:
     """Corpus CER (total edits / total truth characters) with a bootstrap interval."""
-    lengths = rows["truth"].str.len().to_numpy(dtype=float)
-    edits = rows["edits"] if "edits" in rows else rows["cer"] * lengths
-    return mean_ci(pd.to_numeric(edits, errors="coerce").fillna(0).to_numpy(dtype=float), lengths)
+    e = _edits(rows)
+    return mean_ci(e["edits"], e["length"])
+
+
+def cer_difference(a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> Interval:
+    """CER of A minus CER of B on their common images; images are resampled as pairs.
+
+    Why paired: two engines' CERs on the same images are correlated (hard images are hard for
+    both), so separate intervals overlap even when the difference itself is clearly not zero.
+    """
+    a, b = _edits(a_rows), _edits(b_rows)
+    common = a.index.intersection(b.index)
+    return mean_ci(a.loc[common, "edits"] - b.loc[common, "edits"], a.loc[common, "length"])
 
 
 CHAR_METRICS = ("char_recall", "char_precision", "chars_merged", "chars_split")
