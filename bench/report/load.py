@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.datasets import DatasetError, load_dataset
-from bench.metrics.summary import slice_columns
+from bench.metrics.summary import slice_columns, sliced_metrics
 from bench.results import load_records
 
 META_PREFIX = "meta."
@@ -88,6 +88,19 @@ class Run:
 
     def metrics(self, engine: str) -> dict[str, Any]:
         return (self.summary.get("engines", {}).get(engine) or {}).get("metrics") or {}
+
+    def slices(self, engine: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """``{column: {value: metrics}}`` for one engine (``meta.`` prefix dropped), as stored.
+
+        A slice column the summary lacks (a summary written before a column was recognised as a
+        slice) is filled in with the same function the summary is made with.
+        """
+        stored = (self.summary.get("engines", {}).get(engine) or {}).get("slices") or {}
+        missing = [c for c in self.slice_columns if c.removeprefix(META_PREFIX) not in stored]
+        rows = self.rows(engine)
+        if missing and len(rows):
+            return {**sliced_metrics(rows, missing), **stored}
+        return stored
 
     def rows(self, engine: str) -> pd.DataFrame:
         return self.results[self.results["engine"] == engine]

@@ -14,7 +14,15 @@ from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
 from bench.report.load import META_PREFIX, Run
-from bench.report.stats import EngineStats, cer_difference, ci_frame, finite, pairwise_tests, ratio, significant
+from bench.report.stats import (
+    EngineStats,
+    cer_difference,
+    finite,
+    pairwise_tests,
+    ratio,
+    significant,
+    stored_share_ci,
+)
 
 FAILURE_CLASSES = (*FAILURES, "error")
 """The results table's ``failure`` column: a string-level class, or "error" when the engine raised."""
@@ -117,30 +125,35 @@ def latency_plot(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> 
 
 
 def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[dict[str, Any]]:
-    """Accuracy per value of each string ``meta.*`` column, per engine, with intervals."""
+    """Accuracy per slice value per engine, as the summary stored it (meta columns and code length).
+
+    The interval needs only n and the share right (see ``stored_share_ci``), so it is derived
+    from the stored figures rather than by regrouping the rows.
+    """
     ran = [s for s in stats if s.has_results]
-    rows = run.results[run.results["engine"].isin([s.engine for s in ran])]
+    columns = list(dict.fromkeys(col for s in ran for col in run.slices(s.engine)))
     out = []
-    for col in run.slice_columns:
-        frame = ci_frame(rows.assign(group=rows[col].fillna("(none)")), ["group", "engine"])
-        values = list(dict.fromkeys(frame["group"]))
-        table = [
+    for col in columns:
+        cells = [
+            {"group": value, "engine": s.engine, "n": m["n"], "iv": stored_share_ci(m["n"], m.get("sequence_accuracy"))}
+            for s in ran
+            for value, m in run.slices(s.engine).get(col, {}).items()
+        ]
+        frame = pd.DataFrame(
+            [{"group": c["group"], "engine": c["engine"], "value": c["iv"].estimate, "low": c["iv"].low,
+              "high": c["iv"].high} for c in cells]
+        )
+        values = sorted(dict.fromkeys(c["group"] for c in cells))
+        rows = [
             {
                 "value": v,
-                "n": int(frame.loc[frame["group"] == v, "n"].max()),
-                "cells": {
-                    r.engine: r for r in frame[frame["group"] == v].itertuples()
-                },
+                "n": max(c["n"] for c in cells if c["group"] == v),
+                "cells": {c["engine"]: c["iv"] for c in cells if c["group"] == v},
             }
             for v in values
         ]
-        out.append(
-            {
-                "column": col.removeprefix(META_PREFIX),
-                "chart": plots.grouped_bars(frame, colors, "sequence accuracy, % (95% CI)"),
-                "rows": table,
-            }
-        )
+        chart = plots.grouped_bars(frame, colors, "sequence accuracy, % (95% CI)") if cells else None
+        out.append({"column": col, "chart": chart, "rows": rows})
     return out
 
 

@@ -122,14 +122,14 @@ def pairwise_tests(run: Run, engines: list[str]) -> dict[tuple[str, str], McNema
     return {(a, b): paired_test(run.rows(a), run.rows(b)) for a in engines for b in engines if a != b}
 
 
-def ci_frame(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Accuracy with interval per group: columns ``by`` + n, value, low, high."""
-    out = []
-    for key, g in rows.groupby(by, sort=True, dropna=False):
-        ci = proportion_ci(g["correct"].to_numpy(dtype=bool))
-        key = key if isinstance(key, tuple) else (key,)
-        out.append({**dict(zip(by, key)), "n": ci.n, "value": ci.estimate, "low": ci.low, "high": ci.high})
-    return pd.DataFrame(out, columns=[*by, "n", "value", "low", "high"])
+def stored_share_ci(n: int, share: float | None) -> Interval:
+    """Interval of a stored accuracy over n images: the bootstrap depends only on n and the count.
+
+    So a summary's per-slice figures get their intervals without regrouping the rows.
+    """
+    if not n or share is None:
+        return proportion_ci([])
+    return proportion_ci(np.arange(n) < round(share * n))
 
 
 def ratio(a: float | None, b: float | None) -> float:
