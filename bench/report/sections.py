@@ -130,14 +130,13 @@ def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[d
     The interval needs only n and the share right (see ``stored_share_ci``), so it is derived
     from the stored figures rather than by regrouping the rows.
     """
-    ran = [s for s in stats if s.has_results]
-    columns = list(dict.fromkeys(col for s in ran for col in run.slices(s.engine)))
+    stored = {s.engine: run.slices(s.engine) for s in stats if s.has_results}
     out = []
-    for col in columns:
+    for col in dict.fromkeys(col for per_engine in stored.values() for col in per_engine):
         cells = [
-            {"group": value, "engine": s.engine, "n": m["n"], "iv": stored_share_ci(m["n"], m.get("sequence_accuracy"))}
-            for s in ran
-            for value, m in run.slices(s.engine).get(col, {}).items()
+            {"group": value, "engine": engine, "n": m["n"], "iv": stored_share_ci(m["n"], m.get("sequence_accuracy"))}
+            for engine, per_engine in stored.items()
+            for value, m in per_engine.get(col, {}).items()
         ]
         frame = pd.DataFrame(
             [{"group": c["group"], "engine": c["engine"], "value": c["iv"].estimate, "low": c["iv"].low,
