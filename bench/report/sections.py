@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.metrics.significance import McNemar
 from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
@@ -29,7 +30,7 @@ FAILURE_CLASSES = (*FAILURES, "error")
 CONFUSION_TOP = 15
 
 
-def _gap_sentence(w: EngineStats, o: EngineStats, test: Any) -> str:
+def _gap_sentence(w: EngineStats, o: EngineStats, test: McNemar) -> str:
     gap = w.accuracy.estimate - o.accuracy.estimate
     head = (
         f"{w.label} reads {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes exactly, "
@@ -94,14 +95,13 @@ def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
     ran = [s for s in stats if s.has_results]
     tests = pairwise_tests(run, [s.engine for s in ran])
     cells = {
-        (a.engine, b.engine): {
+        pair: {
             "p": pvalue(t.p_value),
             "significant": significant(t),
             "better": t.only_a > t.only_b,
             "detail": f"alone right on {t.only_a:,}, alone wrong on {t.only_b:,} of {t.n:,}",
         }
-        for (a, b) in ((a, b) for a in ran for b in ran if a is not b)
-        for t in [tests[(a.engine, b.engine)]]
+        for pair, t in tests.items()
     }
     return {"engines": ran, "cells": cells}
 
