@@ -40,11 +40,11 @@ def check_seed(seed: int) -> None:
 
 @dataclass
 class TrainConfig:
-    n_images: int = 2400
+    n_images: int = 1800
     val_images: int = 300
     """Held out: images ``n_images .. n_images + val_images - 1`` of the same seed."""
     seed: int = 1
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 256
     lr: float = 3e-3
     width: int = 32

@@ -33,9 +33,11 @@ class DetectorConfig:
     char_px_range: tuple[float, float] = (14.0, 48.0)
     target_char_px: float = 28.0
     max_side: int = 1536
-    grow: tuple[float, float] = (0.0, 0.0)
-    """Fraction added to each blob's width and height: the region score is a Gaussian whose
-    thresholded extent is smaller than the character."""
+    grow: tuple[float, float] = (-0.15, 0.0)
+    """Fraction added to each blob's width and height, and ``shift`` of its centre in blob
+    heights: measured on generated images so boxes match the characters' ink boxes (the
+    thresholded Gaussian of the region score is wider than a character)."""
+    shift: tuple[float, float] = (-0.05, -0.03)
     min_side: int = 6
     probe_overlap: float = 0.1
     """How far a gap probe reaches into its neighbours, in line heights."""
@@ -123,9 +125,11 @@ class CharDetector:
         gx, gy = self.config.grow
         boxes = []
         for b in blobs:
-            x0, y0, x1, y1 = b.box
-            dx, dy = 0.5 * gx * (x1 - x0), 0.5 * gy * (y1 - y0)
-            boxes.append(((x0 - dx) * sx, (y0 - dy) * sy, (x1 + dx) * sx, (y1 + dy) * sy))
+            x0, y0, x1, y1 = b.box[0] * sx, b.box[1] * sy, b.box[2] * sx, b.box[3] * sy
+            h = y1 - y0
+            dx, dy = 0.5 * gx * (x1 - x0), 0.5 * gy * h
+            ox, oy = self.config.shift[0] * h, self.config.shift[1] * h
+            boxes.append((x0 - dx + ox, y0 - dy + oy, x1 + dx + ox, y1 + dy + oy))
         arr = np.array(boxes, dtype=np.float64)
         centers = np.stack([(arr[:, 0] + arr[:, 2]) / 2, (arr[:, 1] + arr[:, 3]) / 2], axis=1)
         heights = arr[:, 3] - arr[:, 1]

@@ -1,0 +1,63 @@
+"""The two-stage reader (ocr2stage: CRAFT characters + CNN classifier) as a bench engine.
+
+Only a translation layer: ocr2stage knows nothing of the harness, so its results are mapped
+onto the harness's Reading/Line/Char here.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import ClassVar
+
+import numpy as np
+
+from bench.engines.base import Char, EngineInfo, EngineUnavailable, Line, Reading
+
+
+class TwoStageEngine:
+    name: ClassVar[str] = "two-stage"
+
+    @staticmethod
+    def check() -> None:
+        """Both weight files present and matching their checksums; loads no network."""
+        try:
+            from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
+            from ocr2stage.detection.craft import WeightsError, default_craft_path, verify_craft
+        except ImportError as e:
+            raise EngineUnavailable(f"two-stage: {e}") from e
+        try:
+            verify_craft(default_craft_path())
+            verify_classifier(DEFAULT_PATH)
+        except WeightsError as e:
+            raise EngineUnavailable(f"two-stage: {e}") from e
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.check()
+        from ocr2stage import TwoStageOCR
+
+        self.device = device
+        self._ocr = TwoStageOCR.from_pretrained(device=device)
+
+    def describe(self) -> EngineInfo:
+        import ocr2stage
+
+        return EngineInfo(
+            name=self.name,
+            label="two-stage: CRAFT (craft_mlt_25k) + CNN classifier",
+            versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
+            models={"detector": "craft_mlt_25k", "classifier": "ocr2stage CharNet 32x32"},
+            weights=self._ocr.checksums,
+            device=self.device,
+        )
+
+    def read(self, images: list[np.ndarray]) -> list[Reading]:
+        return [
+            Reading(tuple(
+                Line(
+                    text=line.text, box=line.box, confidence=line.confidence,
+                    chars=tuple(Char(c.text, c.box, c.confidence, c.uncertain) for c in line.chars),
+                )
+                for line in result.lines
+            ))
+            for result in self._ocr.read(images)
+        ]
