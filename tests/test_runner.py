@@ -113,3 +113,15 @@ def test_resume_refuses_another_dataset(tmp_path: Path):
     assert again.exit_code == 2 and "--resume" in again.output
     other = runner.invoke(app, ["run", "--dataset", str(b), "--engines", "tesseract", "--out", str(out), "--no-report", "--resume"])
     assert other.exit_code == 2 and "another version of the dataset" in other.output
+
+
+def test_serials_metadata_become_slices(tmp_path: Path):
+    run_dir = run(load_dataset("serials"), RunOptions(engines=("tesseract",), limit=12), tmp_path / "run")
+    from bench.results import summarize
+
+    slices = summarize(run_dir)["engines"]["tesseract"]["slices"]
+    assert set(slices["style"]) == {"laser_etched", "dot_matrix", "thermal_label", "embossed", "segment_display", "ocr_font"}
+    assert sum(m["n"] for m in slices["style"].values()) == 12
+    assert "length" in slices
+    table = pd.read_parquet(run_dir / "results.parquet")
+    assert table["chars_truth"].notna().all(), "serials has character boxes and tesseract reports them"

@@ -41,7 +41,7 @@ def slice_columns(table: pd.DataFrame) -> list[str]:
     """Metadata columns (``meta.*``) with few distinct string values: style, kind, source..."""
     cols = []
     for c in table.columns:
-        if c.startswith("meta.") and table[c].dtype == object:
+        if c.startswith("meta.") and (table[c].dtype == object or pd.api.types.is_string_dtype(table[c])):
             values = table[c].dropna()
             if len(values) and values.map(type).eq(str).all() and values.nunique() <= SLICE_MAX_VALUES:
                 cols.append(c)
