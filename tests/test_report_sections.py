@@ -27,8 +27,7 @@ def make_run(tmp_path: Path, right: dict[str, int], n: int = 100, ms: dict[str, 
                          "correct": pred == truth, "cer": 0.0 if pred == truth else 1 / len(truth),
                          "edits": int(pred != truth), "latency_ms": (ms or {}).get(engine, 10.0), "error": None,
                          "failure": "correct" if pred == truth else "missing_chars",
-                         "meta.style": "etched" if i % 2 else "printed",
-                         **dict.fromkeys(("chars_truth", "chars_pred", "chars_matched", "chars_merged", "chars_split"))})
+                         "meta.style": "etched" if i % 2 else "printed"})
     records = {e: {"engine": e, "info": {"label": LABELS[e]}, "load_s": 1.0, "error": None} for e in right}
     return Run(tmp_path, {"engines": list(right)}, {}, records, pd.DataFrame(rows))
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.datasets import DatasetError, load_dataset
-from bench.metrics.summary import slice_columns, sliced_metrics
+from bench.metrics.summary import slice_columns
 from bench.results import load_records
 
 META_PREFIX = "meta."
@@ -90,30 +90,16 @@ class Run:
         return (self.summary.get("engines", {}).get(engine) or {}).get("metrics") or {}
 
     def slices(self, engine: str) -> dict[str, dict[str, dict[str, Any]]]:
-        """``{column: {value: metrics}}`` for one engine (``meta.`` prefix dropped), as stored.
-
-        A slice column the summary lacks (a summary written before a column was recognised as a
-        slice) is filled in with the same function the summary is made with.
-        """
-        stored = (self.summary.get("engines", {}).get(engine) or {}).get("slices") or {}
-        missing = [c for c in self.slice_columns if c.removeprefix(META_PREFIX) not in stored]
-        rows = self.rows(engine)
-        if missing and len(rows):
-            return {**sliced_metrics(rows, missing), **stored}
-        return stored
+        """The summary's ``{column: {value: metrics}}`` for one engine (``meta.`` prefix dropped)."""
+        return (self.summary.get("engines", {}).get(engine) or {}).get("slices") or {}
 
     def rows(self, engine: str) -> pd.DataFrame:
         return self.results[self.results["engine"] == engine]
 
     @cached_property
     def slice_columns(self) -> list[str]:
-        """``meta.*`` columns the summary slices by (few distinct string values).
-
-        The columns are passed as ``object`` because pandas 3 reads strings as its ``str``
-        dtype, which the summary's rule (``dtype == object``) would not recognise.
-        """
-        meta = {c: object for c in self.results.columns if c.startswith(META_PREFIX)}
-        return slice_columns(self.results.astype(meta)) if len(self.results) else []
+        """``meta.*`` columns the summary slices by (few distinct string values)."""
+        return slice_columns(self.results) if len(self.results) else []
 
     @property
     def dataset(self) -> dict[str, Any]:
