@@ -14,7 +14,7 @@ from bench.metrics.significance import McNemar
 from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
-from bench.report.load import META_PREFIX, Run
+from bench.report.load import Run
 from bench.report.stats import (
     EngineStats,
     cer_difference,
