@@ -21,8 +21,8 @@ def _normalise(text: str) -> str:
 
 @app.command()
 def train(
-    n_images: Annotated[int, typer.Option(help="Generated training images (0: user crops only).")] = 1800,
-    val_images: Annotated[int, typer.Option(help="Held-out generated images after the training ones.")] = 300,
+    n_images: Annotated[int, typer.Option(help="Generated training images (0: user crops only).")] = 1000,
+    val_images: Annotated[int, typer.Option(help="Held-out generated images after the training ones.")] = 200,
     seed: Annotated[int, typer.Option(help="Dataset seed of the generated images; test-set seeds are refused.")] = 1,
     epochs: Annotated[int, typer.Option()] = 10,
     out: Annotated[Path, typer.Option(help="Where to write the weights (+ .json checksum beside).")] = Path(

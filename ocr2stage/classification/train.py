@@ -40,8 +40,8 @@ def check_seed(seed: int) -> None:
 
 @dataclass
 class TrainConfig:
-    n_images: int = 1800
-    val_images: int = 300
+    n_images: int = 1000
+    val_images: int = 200
     """Held out: images ``n_images .. n_images + val_images - 1`` of the same seed."""
     seed: int = 1
     epochs: int = 10
