@@ -147,7 +147,7 @@ def detect_crops(
 
 
 def cache_key(detector: CharDetector, dataset_seed: int, start: int, count: int) -> str:
-    """Identity of a crop set: generator source, stage-1 settings and the image range.
+    """Identity of a crop set: generator and stage-1 source, settings and the image range.
 
     Why the generator's source is hashed: a change to how images are drawn must not silently
     reuse crops of the old images.
@@ -157,8 +157,9 @@ def cache_key(detector: CharDetector, dataset_seed: int, start: int, count: int)
     h = hashlib.sha256()
     for p in sorted(Path(synth.__file__).parent.glob("*.py")):
         h.update(p.read_bytes())
-    for p in ("crops.py", "dataset.py"):
-        h.update((Path(__file__).parent / p).read_bytes())
+    here = Path(__file__).resolve().parent
+    for p in [here / "crops.py", here / "dataset.py", *sorted((here.parent / "detection").glob("*.py"))]:
+        h.update(p.read_bytes())
     h.update(repr((detector.config, detector.checksum, dataset_seed, start, count)).encode())
     return h.hexdigest()[:16]
 

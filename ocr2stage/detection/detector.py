@@ -43,6 +43,7 @@ class DetectorConfig:
     """How far a gap probe reaches into its neighbours, in line heights."""
     probe_min_width: float = 0.3
     """Narrowest gap probe, in line heights: room for a decimal point between touching digits."""
+    probe_end: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,24 @@ class CharDetector:
         return lines
 
     def _with_probes(self, chars: list[DetectedChar], fit: LineFit) -> tuple[DetectedChar, ...]:
-        """The line's characters with a probe inserted in every gap between two of them."""
-        h = fit.height
-        out = [chars[0]]
-        for a, b in zip(chars, chars[1:]):
-            x0, x1 = a.box[2] - self.config.probe_overlap * h, b.box[0] + self.config.probe_overlap * h
-            half = max(x1 - x0, self.config.probe_min_width * h) / 2
+        """The line's characters with a probe in every gap and one beyond each end.
+
+        The end probes reach ``probe_end`` line heights out: a first or last character CRAFT
+        missed has no neighbour on that side to make a gap.
+        """
+        c, h = self.config, fit.height
+        ends = [chars[0].box[0] - c.probe_end * h, chars[-1].box[2] + c.probe_end * h]
+        edges = [(ends[0], chars[0].box[0])]
+        edges += [(a.box[2], b.box[0]) for a, b in zip(chars, chars[1:])]
+        edges.append((chars[-1].box[2], ends[1]))
+        probes = []
+        for left, right in edges:
+            x0, x1 = left - c.probe_overlap * h, right + c.probe_overlap * h
+            half = max(x1 - x0, c.probe_min_width * h) / 2
             xc = (x0 + x1) / 2
             yc = fit.center_y(xc)
-            out.append(DetectedChar((xc - half, yc - h / 2, xc + half, yc + h / 2), 0.0, probe=True))
-            out.append(b)
+            probes.append(DetectedChar((xc - half, yc - h / 2, xc + half, yc + h / 2), 0.0, probe=True))
+        out = [probes[0]]
+        for ch, probe in zip(chars, probes[1:]):
+            out += [ch, probe]
         return tuple(out)
