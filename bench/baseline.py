@@ -23,6 +23,8 @@ from bench.metrics.summary import _length_bucket
 
 FORMAT = "bench-baseline/1"
 SCORING_KEYS = ("readout", "pattern", "normalize")
+SLICE_METRICS = ("n", "sequence_accuracy", "cer", "p50_ms")
+"""What a baseline keeps of each slice's summary metrics: enough to read, small enough to review."""
 """Manifest keys that change what counts as correct; runs scored differently are not comparable."""
 
 
@@ -72,7 +74,9 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     for name, e in summary["engines"].items():
         rows = table[table["engine"] == name]
         engines[name] = {
-            "info": e["info"], "error": e["error"], "metrics": e["metrics"], "slices": e["slices"],
+            "info": e["info"], "error": e["error"], "metrics": e["metrics"],
+            "slices": {col: {value: {k: m.get(k) for k in SLICE_METRICS} for value, m in values.items()}
+                       for col, values in e["slices"].items()},
             "outcomes": {f: [int(c), int(n)] for f, c, n in zip(rows["file"], rows["correct"], rows["edits"])},
         }
     slice_cols = {col for e in summary["engines"].values() for col in e["slices"]}
@@ -90,21 +94,26 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
 
 
 def _dumps(data: dict[str, Any]) -> str:
-    """Indented JSON with every innermost list on one line: one image per line, readable diffs.
+    """Indented JSON with every innermost list or object on one line: one image outcome or one
+    slice per line, so a baseline update reviews as the images and slices that changed.
 
     Joining lines is safe anywhere: a newline inside a JSON string is always escaped.
     """
-    text = json.dumps(data, indent=1, ensure_ascii=False)
-    return re.sub(r"\[[^\[\]{}]*\]", lambda m: re.sub(r"\n\s*", " ", m.group()).replace("[ ", "[").replace(" ]", "]"), text)
+    def join(m: re.Match[str]) -> str:
+        return re.sub(r"\n\s*", "", re.sub(r",\n\s*", ", ", m.group()))
+
+    return re.sub(r"[\[{][^\[\]{}]*[\]}]", join, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def save_baseline(run_dir: Path, to: Path) -> Path:
     """Store a finished run folder as a baseline JSON file at ``to``; returns ``to``.
 
     Refuses (BaselineError) a run in which an engine failed to load or did not read every image:
-    a baseline with holes would let the same holes pass later.
+    a baseline with holes would let the same holes pass later. Slice membership is left out: the
+    fingerprint pins the dataset, so the gate takes it from the run being judged.
     """
     snap = snapshot(run_dir)
+    del snap["dataset"]["slices"]
     n = snap["dataset"]["n"]
     for name, e in snap["engines"].items():
         if e["error"]:

@@ -193,16 +193,15 @@ def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfi
     checks = [Check(name, "present", "pass", _model_change(b, r)),
               _accuracy(name, "accuracy", files, b["outcomes"], r["outcomes"], cfg.max_accuracy_drop_pp, cfg.alpha),
               _cer(name, files, images, b["outcomes"], r["outcomes"], cfg)]
-    slices = [(f"{col}={value}", members) for col, values in base["dataset"]["slices"].items()
+    slices = [(f"{col}={value}", members) for col, values in run["dataset"]["slices"].items()
               for value, members in values.items()]
-    judged = sum(len(m) >= cfg.min_slice_images for _, m in slices)
-    for label, members in slices:
-        if len(members) < cfg.min_slice_images:
-            checks.append(Check(name, f"accuracy [{label}]", "skip",
-                                f"{len(members)} images < min_slice_images {cfg.min_slice_images}"))
-        else:
-            checks.append(_accuracy(name, f"accuracy [{label}]", members, b["outcomes"], r["outcomes"],
-                                    cfg.max_slice_accuracy_drop_pp, cfg.alpha / judged))
+    judged = [(label, m) for label, m in slices if len(m) >= cfg.min_slice_images]
+    checks += [_accuracy(name, f"accuracy [{label}]", members, b["outcomes"], r["outcomes"],
+                         cfg.max_slice_accuracy_drop_pp, cfg.alpha / len(judged)) for label, members in judged]
+    small = [f"{label} ({len(m)})" for label, m in slices if len(m) < cfg.min_slice_images]
+    if small:
+        checks.append(Check(name, "accuracy [small slices]", "skip", f"{len(small)} slices with fewer than "
+                            f"min_slice_images = {cfg.min_slice_images} images: {', '.join(small)}"))
     if cfg.latency_reference and name != cfg.latency_reference:
         checks.append(_latency(name, base, run, cfg))
     return checks
