@@ -1,0 +1,154 @@
+"""ocr2stage with its real models: stage 1 counts, weights checks, a tiny training run, the engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier, sidecar, verify_classifier
+from ocr2stage.detection import CharDetector, WeightsError, verify_craft
+from ocr2stage.detection.craft import default_craft_path
+from ocr2stage.synth import STYLES, TEST_SEEDS, render_sample, sample_seed
+
+DEV_SEED = 424242
+"""Generated images for these tests: not a test-set seed, not the training seed (1)."""
+MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
+
+
+def normalise(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def clean_code(lines: list[str], size: int = 30) -> np.ndarray:
+    """Dark code on a light background, DejaVu Sans Mono: the easiest case for stage 1."""
+    font = ImageFont.truetype(MONO, size)
+    w = max(int(font.getlength(t)) for t in lines) + 2 * size
+    img = Image.new("RGB", (w, int(size * (1.5 * len(lines) + 1.5))), (235, 235, 228))
+    for i, t in enumerate(lines):
+        ImageDraw.Draw(img).text((size, size * (0.75 + 1.5 * i)), t, fill=(20, 20, 20), font=font)
+    return np.asarray(img)
+
+
+@pytest.fixture(scope="module")
+def detector() -> CharDetector:
+    return CharDetector()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from bench.engines.two_stage import TwoStageEngine
+
+    return TwoStageEngine(device="cpu")
+
+
+@pytest.mark.parametrize("lines", [["SN7X4Q-99B2K"], ["PN 4471", "LOT B0423"]])
+def test_stage1_finds_each_character_in_reading_order(detector: CharDetector, lines: list[str]) -> None:
+    found = detector.detect(clean_code(lines))
+    assert [sum(not c.probe for c in ln.chars) for ln in found] == [len(t.replace(" ", "")) for t in lines]
+    for ln in found:
+        xs = [c.box[0] for c in ln.chars if not c.probe]
+        assert xs == sorted(xs)
+    tops = [min(c.box[1] for c in ln.chars) for ln in found]
+    assert tops == sorted(tops)
+
+
+def test_stage1_counts_characters_on_generated_images(detector: CharDetector) -> None:
+    samples = [render_sample(sample_seed(DEV_SEED, i), style="ocr_font") for i in range(6)]
+    counts = [
+        (sum(not c.probe for ln in detector.detect(np.asarray(s.image)) for c in ln.chars), len(s.chars))
+        for s in samples
+    ]
+    assert sum(found == truth for found, truth in counts) >= 5, counts
+
+
+def test_shipped_classifier_verifies_and_corrupt_copy_is_refused(tmp_path: Path) -> None:
+    assert verify_classifier(DEFAULT_PATH).startswith("sha256:")
+    record = json.loads(sidecar(DEFAULT_PATH).read_text())
+    assert record["sha256"] == verify_classifier(DEFAULT_PATH)
+    CharClassifier.load()
+
+    bad = tmp_path / "classifier.pt"
+    shutil.copy(DEFAULT_PATH, bad)
+    shutil.copy(sidecar(DEFAULT_PATH), sidecar(bad))
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="corrupt"):
+        CharClassifier.load(bad)
+    sidecar(bad).unlink()
+    with pytest.raises(WeightsError, match="checksum missing"):
+        CharClassifier.load(bad)
+
+
+def test_craft_is_verified_by_md5(tmp_path: Path) -> None:
+    assert verify_craft(default_craft_path()) == "md5:2f8227d2def4037cdb3b34389dcf9ec1"
+    with pytest.raises(WeightsError, match="missing"):
+        verify_craft(tmp_path / "craft_mlt_25k.pth")
+    truncated = tmp_path / "craft_mlt_25k.pth"
+    truncated.write_bytes(default_craft_path().read_bytes()[:1000])
+    with pytest.raises(WeightsError, match="corrupt"):
+        CharDetector(craft_path=truncated)
+
+
+def test_one_epoch_training_end_to_end(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ocr2stage.cli import app
+
+    out = tmp_path / "tiny.pt"
+    args = ["train", "--n-images", "8", "--val-images", "4", "--epochs", "1", "--seed", "5",
+            "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(sidecar(out).read_text())
+    assert record["epochs"] == 1 and record["train_crops"] > 0 and 0.0 <= record["val_accuracy"] <= 1.0
+    assert CharClassifier.load(out).checksum == record["sha256"]
+    # A second run reuses the cached stage-1 crops.
+    assert len(list((tmp_path / "cache").glob("crops-*.npz"))) == 2
+    again = CliRunner().invoke(app, [*args[:-4], "--out", str(tmp_path / "again.pt"), *args[-2:]])
+    assert again.exit_code == 0 and "stage 1" in again.output
+
+
+def test_training_refuses_a_test_set_seed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ocr2stage.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--seed", str(TEST_SEEDS["serials"]), "--out", str(tmp_path / "x.pt")])
+    assert result.exit_code != 0 and "test set" in result.output
+
+
+def test_engine_reads_generated_codes(engine) -> None:
+    samples = [render_sample(sample_seed(DEV_SEED, 100 + i), style=s) for i, s in enumerate(STYLES)]
+    readings = engine.read([np.asarray(s.image.convert("RGB")) for s in samples])
+    read = [normalise("\n".join(ln.text for ln in r.lines)) for r in readings]
+    truth = [normalise(s.text) for s in samples]
+    assert sum(a == b for a, b in zip(read, truth)) >= len(samples) - 1, list(zip(truth, read))
+    chars = [c for r in readings for ln in r.lines for c in ln.chars]
+    assert all(c.box is not None and 0.0 <= c.confidence <= 1.0 for c in chars)
+    info = engine.describe()
+    assert info.name == "two-stage" and info.weights["craft_mlt_25k.pth"].startswith("md5:")
+    assert info.weights["classifier.pt"].startswith("sha256:")
+
+
+def test_library_reads_without_the_harness() -> None:
+    from ocr2stage import TwoStageOCR
+
+    result = TwoStageOCR.from_pretrained().read([clean_code(["AB12-CD34"])])[0]
+    assert normalise(result.text) == "AB12-CD34"
+    assert all(not c.uncertain for c in result.lines[0].chars)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [np.zeros((0, 0, 3), np.uint8), np.zeros((3, 3, 3), np.uint8), np.full((80, 300, 3), 255, np.uint8),
+     np.zeros((40, 40), np.uint8), np.zeros((5,), np.uint8)],
+    ids=["empty", "3x3", "blank", "gray", "1d"],
+)
+def test_bad_input_gives_an_empty_reading(engine, image: np.ndarray) -> None:
+    assert engine.read([image])[0].lines == ()
