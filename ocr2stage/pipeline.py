@@ -74,6 +74,25 @@ def _union(boxes: Sequence[Box]) -> Box:
     return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())
 
 
+SEPARATORS = "-./:"
+
+
+def _merge_echoes(chars: list[CharResult]) -> list[CharResult]:
+    """Merge a separator into the same separator just before it.
+
+    Why: CRAFT sometimes splits a long dash in two, and a probe beside a detected ``-`` sees part
+    of the same dash; codes never repeat a separator, so the second one is that dash again.
+    """
+    out: list[CharResult] = []
+    for c in chars:
+        if out and c.text in SEPARATORS and out[-1].text == c.text:
+            prev = out.pop()
+            conf = max(prev.confidence, c.confidence)
+            c = CharResult(c.text, _union([prev.box, c.box]), conf, prev.uncertain and c.uncertain)
+        out.append(c)
+    return out
+
+
 def assemble_line(
     line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float
 ) -> LineResult | None:
@@ -90,6 +109,7 @@ def assemble_line(
         if CLASSES[best] != REJECT:
             conf = float(p[best])
             chars.append(CharResult(CLASSES[best], ch.box, conf, conf < uncertain_below))
+    chars = _merge_echoes(chars)
     if not chars:
         return None
     centers = np.array([(c.box[0] + c.box[2]) / 2 for c in chars])

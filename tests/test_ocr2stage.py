@@ -152,3 +152,14 @@ def test_library_reads_without_the_harness() -> None:
 )
 def test_bad_input_gives_an_empty_reading(engine, image: np.ndarray) -> None:
     assert engine.read([image])[0].lines == ()
+
+
+def test_a_split_dash_is_read_once() -> None:
+    from ocr2stage.pipeline import CharResult, _merge_echoes
+
+    def char(text: str, x: float) -> CharResult:
+        return CharResult(text, (x, 0.0, x + 4.0, 10.0), 0.9, False)
+
+    merged = _merge_echoes([char("3", 0), char("-", 6), char("-", 10), char("2", 16), char("2", 22)])
+    assert [c.text for c in merged] == ["3", "-", "2", "2"]
+    assert merged[1].box == (6.0, 0.0, 14.0, 10.0)
