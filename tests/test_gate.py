@@ -254,3 +254,23 @@ def test_a_partial_run_is_no_baseline(real_run: Path, tmp_path: Path):
     partial = planted(real_run, tmp_path / "partial", lambda records: records.pop())
     with pytest.raises(BaselineError, match=f"results for {N_IMAGES - 1} of {N_IMAGES} images"):
         save_baseline(partial, tmp_path / "partial.json")
+
+
+# --- The project's own CI gate: the shipped two-stage weights on a fixed subset of serials. -----
+# A real run of the engines recorded in the committed baseline (two-stage and easyocr, the latency
+# reference) over the same first images, gated with the default thresholds. Regenerate the
+# baseline when a change is meant to change results (docs/ci-gate.md).
+
+PROJECT = Path(__file__).resolve().parent.parent
+CI_BASELINE = PROJECT / "baselines" / "serials-two-stage.json"
+
+
+@pytest.mark.timeout(1200)
+def test_ci_gate_shipped_two_stage_weights_on_serials(tmp_path: Path):
+    """CI gate: the shipped weights must not regress against baselines/serials-two-stage.json."""
+    base = load_baseline(CI_BASELINE)
+    opts = RunOptions(engines=tuple(base["engines"]), limit=base["dataset"]["limit"])
+    run_dir = run(load_dataset(str(PROJECT / "datasets" / base["dataset"]["name"])), opts, tmp_path / "run")
+    summarize(run_dir)
+    code = run_gate(run_dir, CI_BASELINE, None, markdown=tmp_path / "gate.md")
+    assert code == 0, (tmp_path / "gate.md").read_text()
