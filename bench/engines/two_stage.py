@@ -32,11 +32,16 @@ class TwoStageEngine:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
     def __init__(self, device: str = "cpu") -> None:
-        self.check()
-        from ocr2stage import TwoStageOCR
-
+        try:
+            from ocr2stage import TwoStageOCR
+            from ocr2stage.detection import WeightsError
+        except ImportError as e:
+            raise EngineUnavailable(f"two-stage: {e}") from e
         self.device = device
-        self._ocr = TwoStageOCR.from_pretrained(device=device)
+        try:
+            self._ocr = TwoStageOCR.from_pretrained(device=device)
+        except WeightsError as e:
+            raise EngineUnavailable(f"two-stage: {e}") from e
 
     def describe(self) -> EngineInfo:
         import ocr2stage
