@@ -55,8 +55,11 @@ class GateConfig:
     latency_reference: str = "easyocr"
     """Engine whose latency, in the same run, every other engine's is divided by; "" turns latency off."""
     latency_stat: str = "p50_ms"
-    max_latency_ratio: float = 1.5
-    """Fail when (engine / reference) in the run exceeds this multiple of (engine / reference) in the baseline."""
+    max_latency_ratio: float = 3.0
+    """Fail when (engine / reference) in the run exceeds this multiple of (engine / reference) in the baseline.
+
+    Generous because the runner times engines one after another: on a shared machine the load can
+    change between the two, and the ratio moved by x2.2 with no change to either engine."""
 
 
 class GateConfigError(ValueError):
