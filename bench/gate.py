@@ -181,6 +181,7 @@ def _dataset(base: dict[str, Any], run: dict[str, Any]) -> Check:
 
 
 def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfig) -> list[Check]:
+    """One engine's checks; an engine that cannot be compared gets one cannot-judge check, nothing more."""
     images = base["dataset"]["images"]
     b, r = base["engines"].get(name), run["engines"].get(name)
     if b is None:
@@ -211,7 +212,8 @@ def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfi
 
 
 def evaluate(run: dict[str, Any], base: dict[str, Any], cfg: GateConfig) -> list[Check]:
-    """Every check of a run snapshot against a baseline; nothing is judged on another dataset."""
+    """Every check of ``run`` (from :func:`snapshot`, which carries the slice membership) against
+    ``base`` (from :func:`load_baseline`); nothing is judged on another dataset."""
     dataset = _dataset(base, run)
     if dataset.status == "error":
         return [dataset]
