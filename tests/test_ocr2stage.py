@@ -163,3 +163,27 @@ def test_a_split_dash_is_read_once() -> None:
     merged = _merge_echoes([char("3", 0), char("-", 6), char("-", 10), char("2", 16), char("2", 22)])
     assert [c.text for c in merged] == ["3", "-", "2", "2"]
     assert merged[1].box == (6.0, 0.0, 14.0, 10.0)
+
+
+def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ocr2stage.cli import app
+
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    rows = ["file,label"]
+    for i, ch in enumerate("AB12-.:/"):
+        Image.fromarray(clean_code([ch], size=40)).save(crops / f"{i}.png")
+        rows.append(f"{i}.png,{ch}")
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(crops / "blank.png")
+    rows.append("blank.png,reject")
+    (crops / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "tuned.pt"
+    args = ["train", "--init", str(DEFAULT_PATH), "--crops", str(crops), "--n-images", "0", "--val-images", "2",
+            "--epochs", "1", "--seed", "5", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(sidecar(out).read_text())
+    assert record["train_crops"] == 9 and record["init"] == str(DEFAULT_PATH)
+    CharClassifier.load(out)
