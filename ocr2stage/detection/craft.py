@@ -6,7 +6,6 @@ trained with, so loading them needs no key remapping beyond DataParallel's ``mod
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,23 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ocr2stage.checksums import WeightsError, file_digest
+
 CRAFT_FILE = "craft_mlt_25k.pth"
 CRAFT_MD5 = "2f8227d2def4037cdb3b34389dcf9ec1"
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
-
-
-class WeightsError(RuntimeError):
-    """A weight file is missing or its checksum does not match the recorded one."""
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file, read in blocks so large weights do not sit in memory twice."""
-    h = hashlib.new(algorithm)
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def default_craft_path() -> Path:
