@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.metrics.summary import _length_bucket
+from bench.metrics.summary import length_bucket
 
 FORMAT = "bench-baseline/1"
 SCORING_KEYS = ("readout", "pattern", "normalize")
@@ -48,7 +48,7 @@ def _membership(table: pd.DataFrame, columns: set[str]) -> dict[str, dict[str, l
     out: dict[str, dict[str, list[str]]] = {}
     for col in sorted(columns):
         if col == "length":
-            values = images["truth"].str.len().map(_length_bucket)
+            values = images["truth"].str.len().map(length_bucket)
         elif f"meta.{col}" in images:
             values = images[f"meta.{col}"].dropna().astype(str)
         else:

@@ -238,11 +238,15 @@ def report(
 @baseline_app.command("save")
 def baseline_save(run_dir: Path, to: Annotated[Path, typer.Option(help="Baseline file to write (JSON).")]) -> None:
     """Store a finished run's metrics and per-image outcomes as a baseline (commit it)."""
+    from bench.baseline import BaselineError
     from bench.gate import save_baseline
 
     if not (run_dir / "summary.json").exists():
         _fail(f"{run_dir} has no summary.json: not a finished run")
-    out.print(f"baseline: {save_baseline(run_dir, to)}")
+    try:
+        out.print(f"baseline: {save_baseline(run_dir, to)}")
+    except BaselineError as e:
+        _fail(str(e))
 
 
 @app.command("gate")

@@ -51,7 +51,7 @@ def slice_columns(table: pd.DataFrame) -> list[str]:
 def sliced_metrics(rows: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """``{column: {value: metrics}}`` for one engine; adds code length as a slice."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    rows = rows.assign(**{"meta.length": rows["truth"].str.len().map(_length_bucket)})
+    rows = rows.assign(**{"meta.length": rows["truth"].str.len().map(length_bucket)})
     for col in [*columns, "meta.length"]:
         out[col.removeprefix("meta.")] = {
             str(value): engine_metrics(group) for value, group in rows.groupby(col, dropna=True, sort=True)
@@ -59,7 +59,8 @@ def sliced_metrics(rows: pd.DataFrame, columns: list[str]) -> dict[str, dict[str
     return out
 
 
-def _length_bucket(n: int) -> str:
+def length_bucket(n: int) -> str:
+    """The code-length slice a truth of ``n`` characters falls in (shared with baselines)."""
     edges = [(0, 4), (5, 8), (9, 12), (13, 16)]
     for lo, hi in edges:
         if lo <= n <= hi:
