@@ -93,8 +93,23 @@ def _merge_echoes(chars: list[CharResult]) -> list[CharResult]:
     return out
 
 
+def _label(p: np.ndarray, probe: bool, probe_accept: float) -> int:
+    """Class index of one crop. A gap probe keeps its best character when that reaches
+    ``probe_accept`` although ``<reject>`` scores higher: nearly all probes are empty, so the
+    reject class wins the close calls, and those are mostly a real ``.`` or a thin ``1``
+    (measured on generated codes: 0.3 recovers 6 of 16 such characters for 1 false one in
+    3,565 empty probes)."""
+    best = int(p.argmax())
+    if probe and CLASSES[best] == REJECT:
+        char = int(p[:-1].argmax())
+        if p[char] >= probe_accept:
+            return char
+    return best
+
+
 def assemble_line(
-    line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float
+    line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float,
+    probe_accept: float,
 ) -> LineResult | None:
     """Classified characters of one line -> its text; rejected crops dropped, spaces at gaps.
 
@@ -105,7 +120,7 @@ def assemble_line(
     """
     chars: list[CharResult] = []
     for ch, p in zip(line.chars, probs):
-        best = int(p.argmax())
+        best = _label(p, ch.probe, probe_accept)
         if CLASSES[best] != REJECT:
             conf = float(p[best])
             chars.append(CharResult(CLASSES[best], ch.box, conf, conf < uncertain_below))
@@ -127,11 +142,12 @@ class TwoStageOCR:
 
     def __init__(
         self, detector: CharDetector, classifier: CharClassifier, uncertain_below: float = 0.6,
-        space_gap: float = 0.45, space_advance: float = 1.4,
+        space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3,
     ) -> None:
         self.detector = detector
         self.classifier = classifier
         self.uncertain_below = uncertain_below
+        self.probe_accept = probe_accept
         self.space_gap = space_gap
         self.space_advance = space_advance
 
@@ -161,7 +177,7 @@ class TwoStageOCR:
             for line in lines:
                 n = len(line.chars)
                 res = assemble_line(line, probs[k : k + n], self.uncertain_below, self.space_gap,
-                                    self.space_advance)
+                                    self.space_advance, self.probe_accept)
                 k += n
                 if res is not None:
                     out.append(res)

@@ -78,6 +78,17 @@ def test_segment_displays_use_seven_segments_only_for_digit_codes() -> None:
             assert set(s.text) <= set("0123456789-.: \n"), s.text
 
 
+def test_nameplate_code_is_the_one_large_line_among_fine_print(samples: dict[str, list[Sample]]) -> None:
+    for s in samples["nameplate"]:
+        lines = s.text.split("\n")
+        assert 2 <= len(lines) <= 4, s.text
+        boxes = iter(s.chars)
+        heights = [np.median([b[3] - b[1] for b in (next(boxes)[1] for c in line if not c.isspace())])
+                   for line in lines]
+        big = int(np.argmax(heights))
+        assert all(h < 0.5 * heights[big] for k, h in enumerate(heights) if k != big), (s.text, heights)
+
+
 def test_boxes_follow_the_ink_through_warp_crop_and_scale() -> None:
     """Each character alone on the canvas, warped exactly as the full code: its box must contain
     its warped ink (to the pixel: anti-aliasing and bilinear sampling blur the edge) and be no
@@ -114,7 +125,7 @@ def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:
     assert (out / "contact_sheet.png").is_file()
     dataset = load_dataset(str(out))
     assert not dataset.problems and len(dataset.items) == 8
-    assert [it.meta["style"] for it in dataset.items[:6]] == list(STYLES)
+    assert [it.meta["style"] for it in dataset.items[: len(STYLES)]] == list(STYLES)
     for i, item in enumerate(dataset.items):
         sample = render_sample(sample_seed(7, i), STYLES[i % len(STYLES)])
         assert np.array_equal(load_image(out / "images" / item.file), np.asarray(sample.image))
@@ -141,12 +152,12 @@ def test_shipped_set_matches_its_manifest_and_its_recipe() -> None:
     assert manifest["generator"] == {k: recipe[k] for k in ("recipe", "seed", "styles", "n")}
     assert recipe["seed"] == TEST_SEEDS["serials"]
     rows = [json.loads(line) for line in (SHIPPED / "labels.jsonl").read_text().splitlines()]
-    assert Counter(r["meta"]["style"] for r in rows) == {s: recipe["n"] // len(STYLES) for s in STYLES}
+    assert Counter(r["meta"]["style"] for r in rows) == {s: recipe["n"] // len(recipe["styles"]) for s in recipe["styles"]}
 
 
 def test_shipped_images_are_reproduced_by_the_generator(tmp_path: Path) -> None:
     """If this fails, rendering changed: bump RECIPE and regenerate the shipped set."""
-    seed = TEST_SEEDS["serials"]
-    for i in range(len(STYLES)):
-        save_png(render_sample(sample_seed(seed, i), STYLES[i]), tmp_path / "x.png")
+    recipe = json.loads((SHIPPED.parent / "recipes" / "serials.json").read_text())
+    for i, style in enumerate(recipe["styles"]):
+        save_png(render_sample(sample_seed(recipe["seed"], i), style), tmp_path / "x.png")
         assert (tmp_path / "x.png").read_bytes() == (SHIPPED / "images" / f"{i:06d}.png").read_bytes()

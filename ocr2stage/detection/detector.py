@@ -32,10 +32,6 @@ class DetectorConfig:
     """Height of the first pass for a one-line crop (wide image); taller shapes get more."""
     char_px_range: tuple[float, float] = (14.0, 48.0)
     target_char_px: float = 28.0
-    scale_quantile: float = 0.9
-    """Which character height (quantile over the first pass's characters) is brought to
-    ``target_char_px``: a high one, so the largest text - the code on a label or plate - gets
-    the good size, not the fine print around it that outnumbers it."""
     max_side: int = 1536
     grow: tuple[float, float] = (-0.15, 0.0)
     """Fraction added to each blob's width and height, and ``shift`` of its centre in blob
@@ -113,7 +109,7 @@ class CharDetector:
         maps = self.net(image, size)
         blobs = self._blobs(maps)
         if blobs:
-            char_px = 2.0 * float(np.quantile([b.box[3] - b.box[1] for b in blobs], c.scale_quantile))
+            char_px = 2.0 * float(np.median([b.box[3] - b.box[1] for b in blobs]))
             lo, hi = c.char_px_range
             if not lo <= char_px <= hi:
                 factor = size[1] / h * c.target_char_px / char_px

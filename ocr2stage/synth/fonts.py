@@ -31,6 +31,8 @@ FONTS: dict[str, tuple[str, str]] = {
     "dseg14_modern_italic": ("truetype/dseg/DSEG14Modern-Italic.ttf", "fonts-dseg"),
     "dejavu_sans": ("truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core"),
     "dejavu_sans_bold": ("truetype/dejavu/DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
+    "dejavu_condensed": ("truetype/dejavu/DejaVuSansCondensed.ttf", "fonts-dejavu-extra"),
+    "dejavu_condensed_bold": ("truetype/dejavu/DejaVuSansCondensed-Bold.ttf", "fonts-dejavu-extra"),
     "dejavu_mono": ("truetype/dejavu/DejaVuSansMono.ttf", "fonts-dejavu-core"),
     "dejavu_mono_bold": ("truetype/dejavu/DejaVuSansMono-Bold.ttf", "fonts-dejavu-core"),
     "liberation_sans": ("truetype/liberation/LiberationSans-Regular.ttf", "fonts-liberation"),

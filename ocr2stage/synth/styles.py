@@ -307,6 +307,108 @@ def ocr_font(rng: np.random.Generator) -> Flat:
     return _flat(image, text, lay, meta)
 
 
+NAMEPLATE_FONTS = ("dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
+                   "liberation_sans_bold", "dejavu_sans_bold")
+FINE_PRINT_FONTS = ("liberation_sans_bold", "dejavu_sans", "liberation_narrow_bold", "dejavu_condensed_bold")
+PAINTS: tuple[tuple[Color, Color], ...] = (  # plate paint, code ink
+    ((0.95, 0.95, 0.93), (0.08, 0.12, 0.35)), ((0.97, 0.9, 0.45), (0.1, 0.1, 0.12)),
+    ((0.93, 0.93, 0.9), (0.55, 0.08, 0.08)), ((0.75, 0.85, 0.95), (0.05, 0.1, 0.3)),
+    ((0.9, 0.92, 0.88), (0.08, 0.3, 0.12)), ((0.12, 0.2, 0.45), (0.95, 0.95, 0.92)),
+    ((0.15, 0.15, 0.16), (0.92, 0.92, 0.9)),
+)
+FINE_WORDS = ("MADE IN", "SERIAL NO", "TYPE", "MODEL", "RATED", "STATE", "CLASS", "VOLT", "ISSUED",
+              "CERTIFIED", "INSPECTED", "PROPERTY OF", "DO NOT REMOVE", "WARNING", "PART NO", "DATE")
+
+
+def _fine_print(rng: np.random.Generator) -> str:
+    """A line of small print: a plate's words, sometimes with a number."""
+    words = [pick(rng, FINE_WORDS) for _ in range(int(rng.integers(1, 3)))]
+    if rng.random() < 0.4:
+        words.append(str(int(rng.integers(10, 100000))))
+    return " ".join(words)
+
+
+def _stack(blocks: list[Layout], gaps: list[float], squeeze: list[float]) -> Layout:
+    """Blocks one under another, centred, ``gaps`` px of blank between the ink of neighbours,
+    each squeezed horizontally by its factor."""
+    scaled = []
+    for lay, f in zip(blocks, squeeze):
+        h, w = lay.mask.shape
+        nw = max(1, round(w * f))
+        mask = cv2.resize(lay.mask, (nw, h), interpolation=cv2.INTER_AREA) if nw != w else lay.mask
+        chars = [(c, (b[0] * nw / w, b[1], b[2] * nw / w, b[3])) for c, b in lay.chars]
+        scaled.append((mask, chars))
+    tops = [0]
+    for (_, above), (_, below), gap in zip(scaled, scaled[1:], gaps):
+        ink_bottom = max(b[3] for _, b in above)
+        ink_top = min(b[1] for _, b in below)
+        tops.append(tops[-1] + round(ink_bottom + gap - ink_top))
+    tops = [t - min(tops) for t in tops]
+    width = max(m.shape[1] for m, _ in scaled)
+    out = np.zeros((max(t + m.shape[0] for t, (m, _) in zip(tops, scaled)), width), np.float32)
+    chars: list[tuple[str, Box]] = []
+    for (mask, cs), y in zip(scaled, tops):
+        x = (width - mask.shape[1]) // 2
+        region = out[y : y + mask.shape[0], x : x + mask.shape[1]]
+        np.maximum(region, mask, out=region)
+        chars += [(c, (b[0] + x, b[1] + y, b[2] + x, b[3] + y)) for c, b in cs]
+    return Layout(out, chars, max(b.cap_height for b in blocks))
+
+
+def _plate_graphics(rng: np.random.Generator, h: int, w: int, cap: float) -> np.ndarray:
+    """Coverage of printed artwork behind the text: soft blobs, a band, screw heads."""
+    art = np.clip(smooth_noise(rng, h, w, cap * rng.uniform(1.5, 4.0)) - rng.uniform(0.3, 1.0), 0, 1)
+    if rng.random() < 0.5:
+        y = int(rng.uniform(0.3, 0.8) * h)
+        art[y : y + int(cap * rng.uniform(0.1, 0.5))] = 1.0
+    for x in (cap * 0.8, w - cap * 0.8):
+        if rng.random() < 0.6:
+            cv2.circle(art, (int(x), int(h * rng.uniform(0.2, 0.8))), int(cap * rng.uniform(0.15, 0.3)), 1.0, -1)
+    return art * rng.uniform(0.3, 0.8)
+
+
+def nameplate(rng: np.random.Generator) -> Flat:
+    """A printed or painted identification plate: the code large in a narrow bold face, lines of
+    fine print above or below it, and artwork, screw heads and paint behind. Why: on rating,
+    asset and vehicle plates the code is the largest text but not the only one, and the crop
+    around each of its characters holds clutter the classifier must see past."""
+    code, kind = random_code(rng)
+    code = code.split("\n")[0]
+    font = pick(rng, NAMEPLATE_FONTS)
+    squeeze = rng.uniform(0.65, 1.0)
+    cap = max(24, min(int(rng.integers(36, 61)), int(1.3 * MAX_LINE_WIDTH / (0.75 * squeeze * len(code)))))
+    small = max(8, int(cap * rng.uniform(0.2, 0.35)))
+    fine_font = pick(rng, FINE_PRINT_FONTS)
+    above = [_fine_print(rng) for _ in range(int(rng.integers(0, 3)))]
+    below = [_fine_print(rng) for _ in range(int(rng.integers(0 if above else 1, 2)))]
+    big = font_layout([code], font, cap, tracking=cap * rng.uniform(0.0, 0.12), line_gap=0.0, margin=cap)
+    blocks, gaps, squeezes = [big], [], [squeeze]
+    if above:
+        blocks.insert(0, font_layout(above, fine_font, small, tracking=0.0, line_gap=0.4, margin=small))
+        gaps.append(cap * rng.uniform(0.25, 0.6))
+        squeezes.insert(0, 1.0)
+    if below:
+        blocks.append(font_layout(below, fine_font, small, tracking=0.0, line_gap=0.4, margin=small))
+        gaps.append(cap * rng.uniform(0.25, 0.6))
+        squeezes.append(1.0)
+    lay = _stack(blocks, gaps, squeezes)
+    margin = int(MARGIN_CAPS * cap)
+    lay = Layout(np.pad(lay.mask, margin), [(c, (b[0] + margin, b[1] + margin, b[2] + margin, b[3] + margin))
+                                           for c, b in lay.chars], cap)
+    h, w = lay.mask.shape
+    paint, ink = PAINTS[int(rng.integers(len(PAINTS)))]
+    bg = plastic(rng, h, w, paint)
+    art_color = np.asarray(PAINTS[int(rng.integers(len(PAINTS)))][1], np.float32)
+    bg = _over(bg, art_color, _plate_graphics(rng, h, w, cap))
+    relief = _blur(lay.mask, cap * 0.05)
+    shadow = np.roll(relief, (max(1, round(cap * 0.04)),) * 2, axis=(0, 1)) * rng.uniform(0.0, 0.4)
+    image = _over(_over(bg, (0.0, 0.0, 0.0), shadow), ink, _blur(lay.mask, rng.uniform(0.3, 0.8)))
+    text = "\n".join([*above, code, *below])
+    meta: Meta = {"style": "nameplate", "kind": kind, "font": font, "cap_height": cap,
+                  "squeeze": round(squeeze, 3), "fine_print_lines": len(above) + len(below)}
+    return _flat(image, text, lay, meta)
+
+
 RENDERERS: dict[str, Callable[[np.random.Generator], Flat]] = {
     "laser_etched": laser_etched,
     "dot_matrix": dot_matrix,
@@ -314,4 +416,5 @@ RENDERERS: dict[str, Callable[[np.random.Generator], Flat]] = {
     "embossed": embossed,
     "segment_display": segment_display,
     "ocr_font": ocr_font,
+    "nameplate": nameplate,
 }
