@@ -308,7 +308,8 @@ def ocr_font(rng: np.random.Generator) -> Flat:
 
 
 NAMEPLATE_FONTS = ("dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
-                   "liberation_sans_bold", "dejavu_sans_bold")
+                   "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold",
+                   "b612_bold", "freesans_bold")
 FINE_PRINT_FONTS = ("liberation_sans_bold", "dejavu_sans", "liberation_narrow_bold", "dejavu_condensed_bold")
 PAINTS: tuple[tuple[Color, Color], ...] = (  # plate paint, code ink
     ((0.95, 0.95, 0.93), (0.08, 0.12, 0.35)), ((0.97, 0.9, 0.45), (0.1, 0.1, 0.12)),
@@ -355,6 +356,16 @@ def _stack(blocks: list[Layout], gaps: list[float], squeeze: list[float]) -> Lay
     return Layout(out, chars, max(b.cap_height for b in blocks))
 
 
+def _stroke_weight(rng: np.random.Generator, mask: np.ndarray, cap: float) -> np.ndarray:
+    """Thicker or thinner strokes than the font draws (paint spread, a heavier die), so the
+    classifier sees more faces than the few installed ones; boxes move by at most a pixel or two."""
+    radius = round(cap * rng.uniform(-0.03, 0.05))
+    if radius == 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1,) * 2)
+    return cv2.dilate(mask, kernel) if radius > 0 else cv2.erode(mask, kernel)
+
+
 def _plate_graphics(rng: np.random.Generator, h: int, w: int, cap: float) -> np.ndarray:
     """Coverage of printed artwork behind the text: soft blobs, a band, screw heads."""
     art = np.clip(smooth_noise(rng, h, w, cap * rng.uniform(1.5, 4.0)) - rng.uniform(0.3, 1.0), 0, 1)
@@ -382,6 +393,7 @@ def nameplate(rng: np.random.Generator) -> Flat:
     above = [_fine_print(rng) for _ in range(int(rng.integers(0, 3)))]
     below = [_fine_print(rng) for _ in range(int(rng.integers(0 if above else 1, 2)))]
     big = font_layout([code], font, cap, tracking=cap * rng.uniform(0.0, 0.12), line_gap=0.0, margin=cap)
+    big = Layout(_stroke_weight(rng, big.mask, cap), big.chars, big.cap_height)
     blocks, gaps, squeezes = [big], [], [squeeze]
     if above:
         blocks.insert(0, font_layout(above, fine_font, small, tracking=0.0, line_gap=0.4, margin=small))
