@@ -22,6 +22,7 @@ from ocr2stage.synth.glyphs import font_layout
 from ocr2stage.synth.styles import Flat
 
 SHIPPED = Path(__file__).resolve().parents[1] / "datasets" / "serials"
+SERIALS_RECIPE = SHIPPED.parent / "recipes" / "serials.json"
 
 
 def png(sample: Sample) -> bytes:
@@ -148,7 +149,7 @@ def test_test_seeds_share_no_image_with_other_seeds() -> None:
 def test_shipped_set_matches_its_manifest_and_its_recipe() -> None:
     manifest = json.loads((SHIPPED / "manifest.json").read_text())
     assert fingerprint(SHIPPED) == manifest["fingerprint"]
-    recipe = json.loads((SHIPPED.parent / "recipes" / "serials.json").read_text())
+    recipe = json.loads(SERIALS_RECIPE.read_text())
     assert manifest["generator"] == {k: recipe[k] for k in ("recipe", "seed", "styles", "n")}
     assert recipe["seed"] == TEST_SEEDS["serials"]
     rows = [json.loads(line) for line in (SHIPPED / "labels.jsonl").read_text().splitlines()]
@@ -157,7 +158,7 @@ def test_shipped_set_matches_its_manifest_and_its_recipe() -> None:
 
 def test_shipped_images_are_reproduced_by_the_generator(tmp_path: Path) -> None:
     """If this fails, rendering changed: bump RECIPE and regenerate the shipped set."""
-    recipe = json.loads((SHIPPED.parent / "recipes" / "serials.json").read_text())
+    recipe = json.loads(SERIALS_RECIPE.read_text())
     for i, style in enumerate(recipe["styles"]):
         save_png(render_sample(sample_seed(recipe["seed"], i), style), tmp_path / "x.png")
         assert (tmp_path / "x.png").read_bytes() == (SHIPPED / "images" / f"{i:06d}.png").read_bytes()

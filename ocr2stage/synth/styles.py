@@ -395,16 +395,11 @@ def nameplate(rng: np.random.Generator) -> Flat:
     below = [_fine_print(rng) for _ in range(int(rng.integers(0 if above else 1, 2)))]
     big = font_layout([code], font, cap, tracking=cap * rng.uniform(0.0, 0.12), line_gap=0.0, margin=cap)
     big = Layout(_stroke_weight(rng, big.mask, cap), big.chars, big.cap_height)
-    blocks, gaps, squeezes = [big], [], [squeeze]
-    if above:
-        blocks.insert(0, font_layout(above, fine_font, small, tracking=0.0, line_gap=0.4, margin=small))
-        gaps.append(cap * rng.uniform(0.25, 0.6))
-        squeezes.insert(0, 1.0)
-    if below:
-        blocks.append(font_layout(below, fine_font, small, tracking=0.0, line_gap=0.4, margin=small))
-        gaps.append(cap * rng.uniform(0.25, 0.6))
-        squeezes.append(1.0)
-    lay = _stack(blocks, gaps, squeezes)
+    fine = [font_layout(lines, fine_font, small, tracking=0.0, line_gap=0.4, margin=small) if lines else None
+            for lines in (above, below)]
+    blocks = [b for b in (fine[0], big, fine[1]) if b is not None]
+    gaps = [cap * rng.uniform(0.25, 0.6) for _ in blocks[1:]]
+    lay = _stack(blocks, gaps, [squeeze if b is big else 1.0 for b in blocks])
     margin = int(MARGIN_CAPS * cap)
     lay = Layout(np.pad(lay.mask, margin), [(c, (b[0] + margin, b[1] + margin, b[2] + margin, b[3] + margin))
                                            for c, b in lay.chars], cap)
