@@ -25,6 +25,7 @@ def train(
     val_images: Annotated[int, typer.Option(help="Held-out generated images after the training ones.")] = 200,
     seed: Annotated[int, typer.Option(help="Dataset seed of the generated images; test-set seeds are refused.")] = 1,
     epochs: Annotated[int, typer.Option()] = 10,
+    width: Annotated[int, typer.Option(help="Channels of the network's first block (new networks only).")] = 48,
     out: Annotated[Path, typer.Option(help="Where to write the weights (+ .json checksum beside).")] = Path(
         "classifier.pt"),
     init: Annotated[Optional[Path], typer.Option(help="Weights to fine-tune from.")] = None,
@@ -38,9 +39,10 @@ def train(
     from ocr2stage.classification.train import TrainConfig
     from ocr2stage.classification.train import train as run
     from ocr2stage.classification.weights import save_classifier
+    from ocr2stage.detection.craft import native_bf16
 
     torch.manual_seed(seed)
-    cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, init=init,
+    cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, width=width, init=init,
                       user_crops=crops, cache_dir=cache_dir, device=device)
     try:
         result = run(cfg, log=typer.echo)
@@ -49,6 +51,7 @@ def train(
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
+        "width": result.net.features[0][0].out_channels, "bf16": native_bf16(torch.device(device)),
         "init": str(init) if init else None, "user_crops": str(crops) if crops else None,
         "train_crops": result.n_train, "val_crops": result.n_val, "train_seconds": round(result.seconds, 1),
         "val_accuracy": round(result.val_accuracy, 5),

@@ -50,7 +50,8 @@ class TwoStageEngine:
             name=self.name,
             label="two-stage: CRAFT (craft_mlt_25k) + CNN classifier",
             versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
-            models={"detector": "craft_mlt_25k", "classifier": "ocr2stage CharNet 32x32"},
+            models={"detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
+                    "classifier": "ocr2stage CharNet 32x32"},
             weights=self._ocr.checksums,
             device=self.device,
         )

@@ -160,7 +160,7 @@ def cache_key(detector: CharDetector, dataset_seed: int, start: int, count: int)
     here = Path(__file__).resolve().parent
     for p in [here / "crops.py", here / "dataset.py", *sorted((here.parent / "detection").glob("*.py"))]:
         h.update(p.read_bytes())
-    h.update(repr((detector.config, detector.checksum, dataset_seed, start, count)).encode())
+    h.update(repr((detector.config, detector.checksum, detector.net.precision, dataset_seed, start, count)).encode())
     return h.hexdigest()[:16]
 
 

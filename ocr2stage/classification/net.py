@@ -1,7 +1,8 @@
 """Stage 2 network: a small CNN over 32x32 grayscale character crops.
 
-Why so small (~0.4 M parameters, ~1.6 MB): a crop holds one character of a 40-symbol charset
-drawn in a handful of industrial fonts; capacity beyond this buys nothing but latency.
+Why so small (~0.75 M parameters, ~3 MB at the default width 48): a crop holds one character of a
+40-symbol charset drawn in a few dozen faces; width 32 (0.36 M) was measurably less accurate
+(0.9870 vs 0.9892 crop accuracy after 4 epochs), and more width costs latency on every crop.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ocr2stage.classification.dataset import CropSet, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector
+from ocr2stage.detection.craft import native_bf16
 
 CHUNK = 200
 """Images per cached crop file: an interrupted run resumes at the last finished chunk."""
@@ -47,7 +48,8 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 256
     lr: float = 3e-3
-    width: int = 32
+    width: int = 48
+    """Channels of the first block; 48 beat 32 by 0.2 points of crop accuracy after 4 epochs."""
     init: Path | None = None
     """Weights to fine-tune from (verified like shipped ones); the learning rate drops tenfold."""
     user_crops: Path | None = None
@@ -120,11 +122,13 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict(net: CharNet, crops: np.ndarray, device: torch.device, batch: int = 1024) -> np.ndarray:
-    """Class index per crop (eval mode)."""
+def predict(net: CharNet, crops: np.ndarray, device: torch.device, bf16: bool, batch: int = 1024) -> np.ndarray:
+    """Class index per crop (eval mode), in the precision inference will use."""
     net.eval()
-    out = [net(torch.from_numpy(crops[i:i + batch])[:, None].to(device)).argmax(1).cpu().numpy()
-           for i in range(0, len(crops), batch)]
+    out = []
+    for i in range(0, len(crops), batch):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out.append(net(torch.from_numpy(crops[i:i + batch])[:, None].to(device)).argmax(1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
@@ -150,6 +154,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         net, lr = CharClassifier.load(cfg.init, cfg.device).net, cfg.lr / 10
     else:
         net, lr = CharNet(len(CLASSES), cfg.width).to(device), cfg.lr
+    # bf16 autocast halves a step's time where the hardware has it (measured: 304 -> 164 ms per batch).
+    amp = native_bf16(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = cfg.epochs * math.ceil(len(data.labels) / cfg.batch_size)
@@ -163,16 +169,17 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             x = augment(x_all[idx].to(device), gen)
-            loss = F.cross_entropy(net(x), y_all[idx].to(device), label_smoothing=0.05)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = F.cross_entropy(net(x), y_all[idx].to(device), label_smoothing=0.05)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
-        acc = float((predict(net, val.crops, device) == val.labels).mean()) if len(val.labels) else float("nan")
+        acc = float((predict(net, val.crops, device, amp) == val.labels).mean()) if len(val.labels) else float("nan")
         log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f} "
             f"({time.time() - t:.0f} s)")
-    pred = predict(net, val.crops, device)
+    pred = predict(net, val.crops, device, amp)
     return TrainResult(
         net=net.cpu().eval(), seconds=time.time() - started, n_train=len(data.labels), n_val=len(val.labels),
         val_accuracy=float((pred == val.labels).mean()), val_by_style=accuracy_by_style(pred, val),

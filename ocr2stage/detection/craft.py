@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from ocr2stage.checksums import WeightsError, file_digest
 
@@ -56,6 +57,37 @@ class ScoreMaps:
     scale: tuple[float, float]
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 convolutions in hardware (AVX512-BF16 or AMX CPUs,
+    Ampere and newer GPUs); elsewhere bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # private probes; a torch without them gets float32
+        return False
+
+
+class _Bfloat16Backbone(nn.Module):
+    """Runs CRAFT's VGG backbone in bfloat16 and hands float32 features to the U-net.
+
+    Why only the backbone: it is ~2/3 of CRAFT's time, and bf16 there left generated-code
+    accuracy unchanged (0.870 -> 0.873 on 300 dev images) while p50 fell 98 -> 68 ms; bf16 in
+    the whole network also quantised the score maps' fine-print peaks (nameplate codes 0.94 -> 0.68).
+    """
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            out = self.inner(x)
+        return type(out)(*(t.float() for t in out))
+
+
 class CraftNet:
     """Loaded, verified CRAFT network on a device, run one image at a time.
 
@@ -63,7 +95,9 @@ class CraftNet:
     would cost more CPU time than the batch saves.
     """
 
-    def __init__(self, path: Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, path: Path | None = None, device: str = "cpu", bf16: bool | None = None) -> None:
+        """``bf16``: run the backbone in bfloat16; None (default) does so where the hardware
+        runs it natively, so results can differ slightly between machines (``precision`` says which)."""
         from easyocr.craft import CRAFT
 
         self.path = Path(path) if path is not None else default_craft_path()
@@ -73,6 +107,9 @@ class CraftNet:
         net = CRAFT(pretrained=False, freeze=False)
         net.load_state_dict(state)
         self.device = torch.device(device)
+        if native_bf16(self.device) if bf16 is None else bf16:
+            net.basenet = _Bfloat16Backbone(net.basenet)
+        self.precision = "bf16-backbone" if isinstance(net.basenet, _Bfloat16Backbone) else "fp32"
         # Channels-last lets oneDNN pick its faster NHWC convolutions: ~7% off a CPU pass.
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
 

@@ -126,14 +126,15 @@ NUMERIC_KINDS: dict[str, Callable[[np.random.Generator], str]] = {
 TWO_LINE_SHARE = 0.2
 
 
-def random_code(rng: np.random.Generator, numeric: bool = False) -> tuple[str, str]:
+def random_code(rng: np.random.Generator, numeric: bool = False, two_line_share: float = TWO_LINE_SHARE
+                ) -> tuple[str, str]:
     """``(text, kind)``; a two-line code joins two codes with ``\\n`` (kind ``two_line``).
 
     ``numeric`` keeps to digits and ``-.:`` for seven-segment displays, which cannot show letters.
     """
     kinds = NUMERIC_KINDS if numeric else KINDS
     names = tuple(kinds)
-    if rng.random() < TWO_LINE_SHARE:
+    if rng.random() < two_line_share:
         first, second = rng.choice(len(names), size=2, replace=False)
         return kinds[names[first]](rng) + "\n" + kinds[names[second]](rng), "two_line"
     kind = names[rng.integers(len(names))]
