@@ -192,6 +192,13 @@ def test_a_probe_keeps_a_likely_character_that_reject_outscores() -> None:
     assert CLASSES[_label(p, probe=True, probe_accept=0.3)] == "<reject>"
 
 
+def test_decimal_points_and_colons_between_digits_are_read() -> None:
+    from ocr2stage import TwoStageOCR
+
+    result = TwoStageOCR.from_pretrained().read([clean_code(["12.34.56", "07:45"])])[0]
+    assert [normalise(ln.text) for ln in result.lines] == ["12.34.56", "07:45"]
+
+
 def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
