@@ -39,7 +39,6 @@ def train(
     from ocr2stage.classification.train import TrainConfig
     from ocr2stage.classification.train import train as run
     from ocr2stage.classification.weights import save_classifier
-    from ocr2stage.detection.craft import native_bf16
 
     torch.manual_seed(seed)
     cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, width=width, init=init,
@@ -51,7 +50,7 @@ def train(
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
-        "width": result.net.features[0][0].out_channels, "bf16": native_bf16(torch.device(device)),
+        "width": result.net.features[0][0].out_channels, "bf16": result.bf16,
         "init": str(init) if init else None, "user_crops": str(crops) if crops else None,
         "train_crops": result.n_train, "val_crops": result.n_val, "train_seconds": round(result.seconds, 1),
         "val_accuracy": round(result.val_accuracy, 5),

@@ -67,6 +67,8 @@ class TrainResult:
     val_by_style: dict[str, float] = field(default_factory=dict)
     stage1_recall: float = 0.0
     """Share of true characters on the validation images that stage 1 gave a crop of."""
+    bf16: bool = False
+    """Trained and validated under bf16 autocast (where the hardware has it natively)."""
 
 
 def load_user_crops(folder: Path) -> CropSet:
@@ -183,6 +185,6 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     return TrainResult(
         net=net.cpu().eval(), seconds=time.time() - started, n_train=len(data.labels), n_val=len(val.labels),
         val_accuracy=float((pred == val.labels).mean()), val_by_style=accuracy_by_style(pred, val),
-        stage1_recall=val.recall,
+        stage1_recall=val.recall, bf16=amp,
     )
 
