@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier, sidecar, verify_classifier
 from ocr2stage.detection import CharDetector, WeightsError, verify_craft
-from ocr2stage.detection.craft import CraftNet, default_craft_path
+from ocr2stage.detection.craft import default_craft_path
 from ocr2stage.synth import STYLES, TEST_SEEDS, render_sample, sample_seed
 
 DEV_SEED = 424242
@@ -70,12 +70,10 @@ def test_bf16_backbone_keeps_the_score_maps_and_the_characters() -> None:
     """The bf16 backbone (chosen by default where the CPU or GPU has bf16) must find the same
     characters as float32; it runs here even on a machine without native bf16, only slower."""
     image = clean_code(["SN7X4Q-99B2K", "LOT B0423"])
-    fp32, bf16 = CraftNet(bf16=False), CraftNet(bf16=True)
-    assert (fp32.precision, bf16.precision) == ("fp32", "bf16-backbone")
-    a, b = fp32(image, (448, 160)), bf16(image, (448, 160))
+    detectors = [CharDetector(bf16=False), CharDetector(bf16=True)]
+    assert [d.net.precision for d in detectors] == ["fp32", "bf16-backbone"]
+    a, b = (d.net(image, (448, 160)) for d in detectors)
     assert a.region.max() > 0.5 and np.abs(a.region - b.region).max() < 0.1
-    detectors = [CharDetector(), CharDetector()]
-    detectors[0].net, detectors[1].net = fp32, bf16
     counts = [[sum(not c.probe for c in ln.chars) for ln in d.detect(image)] for d in detectors]
     assert counts[0] == counts[1] == [12, 8]
 

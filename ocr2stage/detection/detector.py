@@ -76,9 +76,11 @@ class CharDetector:
     """CRAFT plus post-processing; ``detect`` is the whole of stage 1 for one image."""
 
     def __init__(
-        self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None
+        self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None,
+        bf16: bool | None = None,
     ) -> None:
-        self.net = CraftNet(craft_path, device)
+        """``bf16``: see :class:`CraftNet` (None: bf16 backbone where the hardware has it)."""
+        self.net = CraftNet(craft_path, device, bf16)
         self.config = config or DetectorConfig()
 
     @property
