@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ocr2stage.classification.crops import line_crops, to_gray
-from ocr2stage.classification.net import CLASSES, REJECT
+from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
+from ocr2stage.classification.resplit import resplit
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig
 
@@ -167,11 +168,15 @@ class TwoStageOCR:
                 self.classifier.path.name: self.classifier.checksum}
 
     def read(self, images: Sequence[object]) -> list[OCRResult]:
-        """Read a batch: stage 1 per image, then every crop of the batch in one forward pass."""
+        """Read a batch: stage 1 per image, then every crop of the batch in one forward pass (and
+        the halves of rejected detections in a second one, see :func:`resplit`)."""
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
-        crops = [line_crops(to_gray(rgb), lines) for rgb, lines in zip(rgbs, detections) if lines]
-        probs = self.classifier.probabilities(np.concatenate(crops) if crops else np.zeros((0, 32, 32), np.uint8))
+        grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
+        crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
+        probs = self.classifier.probabilities(
+            np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
+        detections, probs = resplit(grays, detections, probs, self.classifier.probabilities)
         results, k = [], 0
         for lines in detections:
             out = []

@@ -219,3 +219,26 @@ def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
     record = json.loads(sidecar(out).read_text())
     assert record["train_crops"] == 9 and record["init"] == str(DEFAULT_PATH)
     CharClassifier.load(out)
+
+
+def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharDetector) -> None:
+    from ocr2stage import TwoStageOCR
+    from ocr2stage.classification.crops import line_crops, to_gray
+    from ocr2stage.classification.net import CLASSES
+    from ocr2stage.classification.resplit import resplit
+    from ocr2stage.detection import DetectedChar, DetectedLine
+
+    image = clean_code(["47:15"])
+    (line,) = detector.detect(image)
+    chars = [c for c in line.chars if not c.probe]
+    assert len(chars) == 5
+    a, b = chars[0].box, chars[1].box  # "4" and "7" as one box, as CRAFT sometimes gives them
+    joined = DetectedChar((a[0], min(a[1], b[1]), b[2], max(a[3], b[3])), chars[0].score)
+    merged = [DetectedLine((joined, *chars[2:]), line.fit)]
+    ocr = TwoStageOCR.from_pretrained()
+    gray = to_gray(image)
+    probs = ocr.classifier.probabilities(line_crops(gray, merged))
+    assert CLASSES[int(probs[0].argmax())] == "<reject>"  # the pair is not one character
+    (lines,), probs = resplit([gray], [merged], probs, ocr.classifier.probabilities)
+    assert len(lines[0].chars) == 5
+    assert "".join(CLASSES[int(p.argmax())] for p in probs) == "47:15"
