@@ -17,7 +17,7 @@ import numpy as np
 
 from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
-from ocr2stage.classification.resplit import resplit
+from ocr2stage.classification.second_look import second_look
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig
 
@@ -168,15 +168,17 @@ class TwoStageOCR:
                 self.classifier.path.name: self.classifier.checksum}
 
     def read(self, images: Sequence[object]) -> list[OCRResult]:
-        """Read a batch: stage 1 per image, then every crop of the batch in one forward pass (and
-        the halves of rejected detections in a second one, see :func:`resplit`)."""
+        """Read a batch: stage 1 per image, then every crop of the batch in one forward pass, and
+        a second one where nothing was read (see :func:`second_look`)."""
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
         probs = self.classifier.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
-        detections, probs = resplit(grays, detections, probs, self.classifier.probabilities)
+        chars = [ch for lines in detections for line in lines for ch in line.chars]
+        rejected = np.array([CLASSES[_label(p, ch.probe, self.probe_accept)] == REJECT for ch, p in zip(chars, probs)])
+        detections, probs = second_look(grays, detections, probs, rejected, self.classifier.probabilities)
         results, k = [], 0
         for lines in detections:
             out = []
