@@ -143,10 +143,13 @@ class TwoStageOCR:
 
     def __init__(
         self, detector: CharDetector, classifier: CharClassifier, uncertain_below: float = 0.6,
-        space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3,
+        space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3, second_look: bool = True,
     ) -> None:
+        """``second_look`` False skips :func:`second_look` (3-5 ms per code image, 35-45 ms on a
+        cluttered plate photo, for +1.8 points on ``serials``)."""
         self.detector = detector
         self.classifier = classifier
+        self.second_look = second_look
         self.uncertain_below = uncertain_below
         self.probe_accept = probe_accept
         self.space_gap = space_gap
@@ -169,16 +172,18 @@ class TwoStageOCR:
 
     def read(self, images: Sequence[object]) -> list[OCRResult]:
         """Read a batch: stage 1 per image, then every crop of the batch in one forward pass, and
-        a second one where nothing was read (see :func:`second_look`)."""
+        a second one where nothing was read (see :func:`second_look`), unless switched off."""
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
         probs = self.classifier.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
-        chars = [ch for lines in detections for line in lines for ch in line.chars]
-        rejected = np.array([CLASSES[_label(p, ch.probe, self.probe_accept)] == REJECT for ch, p in zip(chars, probs)])
-        detections, probs = second_look(grays, detections, probs, rejected, self.classifier.probabilities)
+        if self.second_look:
+            chars = [ch for lines in detections for line in lines for ch in line.chars]
+            rejected = np.array([CLASSES[_label(p, ch.probe, self.probe_accept)] == REJECT
+                                 for ch, p in zip(chars, probs)])
+            detections, probs = second_look(grays, detections, probs, rejected, self.classifier.probabilities)
         results, k = [], 0
         for lines in detections:
             out = []
