@@ -121,7 +121,7 @@ def second_look(
     for gray, lines in zip(grays, detections):
         for line in lines:
             for ch in line.chars:
-                if gray is not None and rejected[k]:
+                if rejected[k]:  # a gray is None only for an image without lines
                     boxes = _proposals(ch, probs[k], line.fit.height)
                     if boxes:
                         proposals[k] = boxes
