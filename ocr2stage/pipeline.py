@@ -158,11 +158,13 @@ class TwoStageOCR:
     @classmethod
     def from_pretrained(
         cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
-        config: DetectorConfig | None = None, bf16: bool | None = None,
+        config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
     ) -> TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256). ``bf16`` None
-        (default) runs both in bf16 where the hardware has it natively; False forces float32."""
-        return cls(CharDetector(craft_path, device, config, bf16), CharClassifier.load(classifier_path, device, bf16))
+        (default) runs both in bf16 where the hardware has it natively; False forces float32.
+        ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16."""
+        return cls(CharDetector(craft_path, device, config, bf16, int8),
+                   CharClassifier.load(classifier_path, device, bf16))
 
     @property
     def checksums(self) -> dict[str, str]:

@@ -78,6 +78,18 @@ def test_bf16_backbone_keeps_the_score_maps_and_the_characters() -> None:
     assert counts[0] == counts[1] == [12, 8]
 
 
+def test_int8_backbone_keeps_the_score_maps_and_the_characters() -> None:
+    """The opt-in int8 backbone (for CPUs without bf16) must find what float32 finds; its skip
+    features must be rectified as in eager float execution, or the score maps fall apart."""
+    image = clean_code(["SN7X4Q-99B2K", "LOT B0423"])
+    detectors = [CharDetector(bf16=False), CharDetector(int8=True)]
+    assert detectors[1].net.precision == "int8-backbone"
+    a, b = (d.net(image, (448, 160)) for d in detectors)
+    assert a.region.max() > 0.5 and np.abs(a.region - b.region).max() < 0.1
+    counts = [[sum(not c.probe for c in ln.chars) for ln in d.detect(image)] for d in detectors]
+    assert counts[0] == counts[1] == [12, 8]
+
+
 def test_shipped_classifier_verifies_and_corrupt_copy_is_refused(tmp_path: Path) -> None:
     assert verify_classifier(DEFAULT_PATH).startswith("sha256:")
     record = json.loads(sidecar(DEFAULT_PATH).read_text())

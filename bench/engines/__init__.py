@@ -15,6 +15,7 @@ from bench.engines.base import Engine, EngineUnavailable
 ENTRY_POINT_GROUP = "ocr2stage_bench.engines"
 BUILTIN = {
     "two-stage": "bench.engines.two_stage:TwoStageEngine",
+    "two-stage-int8": "bench.engines.two_stage_int8:TwoStageInt8Engine",
     "easyocr": "bench.engines.easyocr:EasyOCREngine",
     "paddleocr": "bench.engines.paddleocr:PaddleOCREngine",
     "tesseract": "bench.engines.tesseract:TesseractEngine",

@@ -16,6 +16,9 @@ from bench.engines.base import Char, EngineInfo, EngineUnavailable, Line, Readin
 
 class TwoStageEngine:
     name: ClassVar[str] = "two-stage"
+    precision: ClassVar[dict[str, bool]] = {}
+    """Keyword arguments of ``TwoStageOCR.from_pretrained`` that pick the precision (default:
+    bf16 where the hardware has it natively)."""
 
     @staticmethod
     def check() -> None:
@@ -39,7 +42,7 @@ class TwoStageEngine:
             raise EngineUnavailable(f"two-stage: {e}") from e
         self.device = device
         try:
-            self._ocr = TwoStageOCR.from_pretrained(device=device)
+            self._ocr = TwoStageOCR.from_pretrained(device=device, **self.precision)
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
@@ -48,10 +51,10 @@ class TwoStageEngine:
 
         return EngineInfo(
             name=self.name,
-            label="two-stage: CRAFT (craft_mlt_25k) + CNN classifier",
+            label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier",
             versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
             models={"detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
-                    "classifier": "ocr2stage CharNet 32x32"},
+                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"},
             weights=self._ocr.checksums,
             device=self.device,
         )

@@ -77,10 +77,10 @@ class CharDetector:
 
     def __init__(
         self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None,
-        bf16: bool | None = None,
+        bf16: bool | None = None, int8: bool = False,
     ) -> None:
-        """``bf16``: see :class:`CraftNet` (None: bf16 backbone where the hardware has it)."""
-        self.net = CraftNet(craft_path, device, bf16)
+        """``bf16``, ``int8``: see :class:`CraftNet` (default: bf16 backbone where the hardware has it)."""
+        self.net = CraftNet(craft_path, device, bf16, int8)
         self.config = config or DetectorConfig()
 
     @property
