@@ -114,11 +114,11 @@ INT8_CALIBRATION = (1, 32)
 def _calibration_inputs() -> Iterator[torch.Tensor]:
     """CRAFT inputs of generated images of the classifier's training seed, 64 px tall (the
     first-pass size of a one-line code), so the int8 ranges are those stage 1 sees."""
-    from ocr2stage.synth import STYLES, render_sample, sample_seed
+    from ocr2stage.classification.dataset import generated_samples
 
     seed, count = INT8_CALIBRATION
-    for i in range(count):
-        image = np.asarray(render_sample(sample_seed(seed, i), style=STYLES[i % len(STYLES)]).image.convert("RGB"))
+    for _, sample in generated_samples(seed, 0, count):
+        image = np.asarray(sample.image.convert("RGB"))
         h, w = image.shape[:2]
         size = (max(32, round(w * 64 / h / 32) * 32), 64)
         yield _normalised(image, size)
