@@ -66,24 +66,18 @@ def test_stage1_counts_characters_on_generated_images(detector: CharDetector) ->
     assert sum(found == truth for found, truth in counts) >= 5, counts
 
 
-def test_bf16_backbone_keeps_the_score_maps_and_the_characters() -> None:
-    """The bf16 backbone (chosen by default where the CPU or GPU has bf16) must find the same
-    characters as float32; it runs here even on a machine without native bf16, only slower."""
+@pytest.mark.parametrize(("options", "precision"), [({"bf16": True}, "bf16-backbone"),
+                                                   ({"int8": True}, "int8-backbone")])
+def test_reduced_precision_backbone_keeps_the_score_maps_and_the_characters(
+    options: dict[str, bool], precision: str
+) -> None:
+    """The bf16 backbone (chosen by default where the CPU or GPU has bf16; it runs here even on a
+    machine without native bf16, only slower) and the opt-in int8 one (for CPUs without bf16)
+    must find the same characters as float32. int8 also checks that the skip features are
+    rectified as in eager float execution, or the score maps fall apart."""
     image = clean_code(["SN7X4Q-99B2K", "LOT B0423"])
-    detectors = [CharDetector(bf16=False), CharDetector(bf16=True)]
-    assert [d.net.precision for d in detectors] == ["fp32", "bf16-backbone"]
-    a, b = (d.net(image, (448, 160)) for d in detectors)
-    assert a.region.max() > 0.5 and np.abs(a.region - b.region).max() < 0.1
-    counts = [[sum(not c.probe for c in ln.chars) for ln in d.detect(image)] for d in detectors]
-    assert counts[0] == counts[1] == [12, 8]
-
-
-def test_int8_backbone_keeps_the_score_maps_and_the_characters() -> None:
-    """The opt-in int8 backbone (for CPUs without bf16) must find what float32 finds; its skip
-    features must be rectified as in eager float execution, or the score maps fall apart."""
-    image = clean_code(["SN7X4Q-99B2K", "LOT B0423"])
-    detectors = [CharDetector(bf16=False), CharDetector(int8=True)]
-    assert detectors[1].net.precision == "int8-backbone"
+    detectors = [CharDetector(bf16=False), CharDetector(**options)]
+    assert [d.net.precision for d in detectors] == ["fp32", precision]
     a, b = (d.net(image, (448, 160)) for d in detectors)
     assert a.region.max() > 0.5 and np.abs(a.region - b.region).max() < 0.1
     counts = [[sum(not c.probe for c in ln.chars) for ln in d.detect(image)] for d in detectors]
