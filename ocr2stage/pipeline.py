@@ -183,9 +183,8 @@ class TwoStageOCR:
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
         if self.second_look:
             chars = [ch for lines in detections for line in lines for ch in line.chars]
-            rejected = np.array([CLASSES[_label(p, ch.probe, self.probe_accept)] == REJECT
-                                 for ch, p in zip(chars, probs)])
-            detections, probs = second_look(grays, detections, probs, rejected, self.classifier.probabilities)
+            labels = np.array([_label(p, ch.probe, self.probe_accept) for ch, p in zip(chars, probs)], dtype=int)
+            detections, probs = second_look(grays, detections, probs, labels, self.classifier.probabilities)
         results, k = [], 0
         for lines in detections:
             out = []

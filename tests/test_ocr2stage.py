@@ -244,11 +244,35 @@ def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharD
     ocr = TwoStageOCR.from_pretrained()
     gray = to_gray(image)
     probs = ocr.classifier.probabilities(line_crops(gray, merged))
-    rejected = probs.argmax(axis=1) == len(CLASSES) - 1
-    assert rejected.tolist() == [True, False, False, False]  # the pair is not one character
-    (lines,), probs = second_look([gray], [merged], probs, rejected, ocr.classifier.probabilities)
+    labels = probs.argmax(axis=1)
+    assert (labels == len(CLASSES) - 1).tolist() == [True, False, False, False]  # the pair is not one character
+    (lines,), probs = second_look([gray], [merged], probs, labels, ocr.classifier.probabilities)
     assert len(lines[0].chars) == 5
     assert "".join(CLASSES[int(p.argmax())] for p in probs) == "47:15"
+
+
+def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector) -> None:
+    from ocr2stage import TwoStageOCR
+    from ocr2stage.classification.crops import line_crops, to_gray
+    from ocr2stage.classification.second_look import second_look
+    from ocr2stage.detection import DetectedChar, DetectedLine
+    from ocr2stage.pipeline import assemble_line
+
+    image = clean_code(["SN4W7H"])
+    (line,) = detector.detect(image)
+    chars = list(line.chars)
+    w = next(i for i, c in enumerate(chars) if not c.probe and sum(not d.probe for d in chars[:i]) == 3)
+    x0, y0, x1, y1 = chars[w].box  # the W as two overlapping pieces, as CRAFT gives a wide character two peaks
+    cut = 0.6 * (x1 - x0)
+    pieces = (DetectedChar((x0, y0, x0 + cut, y1), 1.0), DetectedChar((x1 - cut, y0, x1, y1), 1.0))
+    doubled = DetectedLine((*chars[:w], *pieces, *chars[w + 1 :]), line.fit)
+    ocr = TwoStageOCR.from_pretrained()
+    gray = to_gray(image)
+    probs = ocr.classifier.probabilities(line_crops(gray, [doubled]))
+    assert assemble_line(doubled, probs, 0.6, 0.45, 1.4, 0.3).text == "SN4WW7H"  # each piece reads as W
+    labels = probs.argmax(axis=1)
+    (lines,), probs = second_look([gray], [[doubled]], probs, labels, ocr.classifier.probabilities)
+    assert assemble_line(lines[0], probs, 0.6, 0.45, 1.4, 0.3).text == "SN4W7H"
 
 
 def test_second_look_fixes_generated_codes_and_breaks_none() -> None:
