@@ -18,7 +18,7 @@ import numpy as np
 from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
-from ocr2stage.classification.weights import CharClassifier
+from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig
 
 Box = tuple[float, float, float, float]
@@ -138,17 +138,25 @@ def assemble_line(
     return LineResult(text, _union([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars))
 
 
+SECOND_OPINION_PATH = DEFAULT_PATH.with_name("classifier_second.pt")
+"""Shipped second classifier (its own model card section): re-reads the crops the first is unsure of."""
+
+
 class TwoStageOCR:
     """Stage 1 (:class:`CharDetector`) composed with stage 2 (:class:`CharClassifier`)."""
 
     def __init__(
         self, detector: CharDetector, classifier: CharClassifier, uncertain_below: float = 0.6,
         space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3, second_look: bool = True,
+        second_opinion: CharClassifier | None = None, second_opinion_below: float = 0.8,
     ) -> None:
         """``second_look`` False skips :func:`second_look` (3-5 ms per code image, 35-45 ms on a
-        cluttered plate photo, for +1.8 points on ``serials``)."""
+        cluttered plate photo, for +1.8 points on ``serials``). ``second_opinion``: see
+        :meth:`probabilities`."""
         self.detector = detector
         self.classifier = classifier
+        self.second_opinion = second_opinion
+        self.second_opinion_below = second_opinion_below
         self.second_look = second_look
         self.uncertain_below = uncertain_below
         self.probe_accept = probe_accept
@@ -159,18 +167,42 @@ class TwoStageOCR:
     def from_pretrained(
         cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
         config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
+        second_opinion: bool | None = None,
     ) -> TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256). ``bf16`` None
         (default) runs both in bf16 where the hardware has it natively; False forces float32.
-        ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16."""
+        ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16.
+        ``second_opinion`` None (default) adds the shipped second classifier to the shipped first
+        one only: a user's own fine-tuned classifier is read alone unless True is given."""
+        with_second = classifier_path is None if second_opinion is None else second_opinion
         return cls(CharDetector(craft_path, device, config, bf16, int8),
-                   CharClassifier.load(classifier_path, device, bf16))
+                   CharClassifier.load(classifier_path, device, bf16),
+                   second_opinion=CharClassifier.load(SECOND_OPINION_PATH, device, bf16) if with_second else None)
 
     @property
     def checksums(self) -> dict[str, str]:
         """Weight file name -> checksum, for every file this reader loaded."""
-        return {self.detector.net.path.name: self.detector.checksum,
-                self.classifier.path.name: self.classifier.checksum}
+        nets = [self.classifier] + ([self.second_opinion] if self.second_opinion is not None else [])
+        return {self.detector.net.path.name: self.detector.checksum, **{c.path.name: c.checksum for c in nets}}
+
+    def unsure(self, probs: np.ndarray) -> np.ndarray:
+        """Crops the second opinion re-reads: probably a character (``<reject>`` below 0.5), but
+        the best class below ``second_opinion_below``. Leaving out crops that are probably not a
+        character keeps the cost on cluttered plate photos at a quarter of their crops, not half,
+        for the same codes read."""
+        return (probs.max(axis=1) < self.second_opinion_below) & (probs[:, -1] < 0.5)
+
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        """Stage 2 over (N, 32, 32) crops: the first classifier, averaged with the second one
+        (trained on other images) on the crops it is :meth:`unsure` of. On generated dev codes,
+        0.903 -> 0.914 of codes read (12 fixed, 2 broken) with 2.6% of the crops read twice;
+        re-reading the second look's proposals as well gained nothing."""
+        probs = self.classifier.probabilities(crops)
+        if self.second_opinion is not None:
+            unsure = self.unsure(probs)
+            if unsure.any():
+                probs[unsure] = (probs[unsure] + self.second_opinion.probabilities(crops[unsure])) / 2
+        return probs
 
     def read(self, images: Sequence[object]) -> list[OCRResult]:
         """Read a batch: stage 1 per image, then every crop of the batch in one forward pass, and
@@ -179,7 +211,7 @@ class TwoStageOCR:
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
-        probs = self.classifier.probabilities(
+        probs = self.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
         if self.second_look:
             chars = [ch for lines in detections for line in lines for ch in line.chars]

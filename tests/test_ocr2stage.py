@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier, sidecar, verify_classifier
 from ocr2stage.detection import CharDetector, WeightsError, verify_craft
 from ocr2stage.detection.craft import default_craft_path
+from ocr2stage.pipeline import SECOND_OPINION_PATH
 from ocr2stage.synth import STYLES, TEST_SEEDS, render_sample, sample_seed
 
 DEV_SEED = 424242
@@ -84,11 +85,14 @@ def test_reduced_precision_backbone_keeps_the_score_maps_and_the_characters(
     assert counts[0] == counts[1] == [12, 8]
 
 
-def test_shipped_classifier_verifies_and_corrupt_copy_is_refused(tmp_path: Path) -> None:
-    assert verify_classifier(DEFAULT_PATH).startswith("sha256:")
-    record = json.loads(sidecar(DEFAULT_PATH).read_text())
-    assert record["sha256"] == verify_classifier(DEFAULT_PATH)
-    CharClassifier.load()
+@pytest.mark.parametrize("path", [DEFAULT_PATH, SECOND_OPINION_PATH], ids=["first", "second-opinion"])
+def test_shipped_classifiers_verify(path: Path) -> None:
+    record = json.loads(sidecar(path).read_text())
+    assert verify_classifier(path) == record["sha256"] and record["sha256"].startswith("sha256:")
+    assert CharClassifier.load(path).checksum == record["sha256"]
+
+
+def test_corrupt_classifier_copy_is_refused(tmp_path: Path) -> None:
 
     bad = tmp_path / "classifier.pt"
     shutil.copy(DEFAULT_PATH, bad)
@@ -275,13 +279,37 @@ def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector) -> N
     assert assemble_line(lines[0], probs, 0.6, 0.45, 1.4, 0.3).text == "SN4W7H"
 
 
+def test_second_opinion_rereads_only_the_crops_the_first_classifier_is_unsure_of(detector: CharDetector) -> None:
+    from ocr2stage import TwoStageOCR
+    from ocr2stage.classification.crops import line_crops, to_gray
+    from ocr2stage.classification.dataset import generated_samples
+
+    ocr = TwoStageOCR.from_pretrained()
+    assert ocr.second_opinion is not None and set(ocr.checksums) >= {"classifier.pt", SECOND_OPINION_PATH.name}
+    assert TwoStageOCR.from_pretrained(classifier_path=DEFAULT_PATH).second_opinion is None  # a user's net reads alone
+    crops = []
+    for _, sample in generated_samples(DEV_SEED, 300, 60):
+        rgb = np.asarray(sample.image.convert("RGB"))
+        crops.append(line_crops(to_gray(rgb), detector.detect(rgb)))
+    crops = np.concatenate(crops)
+    first = ocr.classifier.probabilities(crops)
+    second = ocr.second_opinion.probabilities(crops)
+    both = ocr.probabilities(crops)
+    unsure = ocr.unsure(first)
+    assert 0 < unsure.sum() < 0.5 * len(crops)
+    np.testing.assert_array_equal(both[~unsure], first[~unsure])
+    np.testing.assert_allclose(both[unsure], (first[unsure] + second[unsure]) / 2, atol=1e-6)
+    assert (both[unsure].argmax(axis=1) != first[unsure].argmax(axis=1)).any()  # the second opinion matters
+
+
 def test_second_look_fixes_generated_codes_and_breaks_none() -> None:
     """End to end on generated codes (a seed of its own): the reader with and without the second look."""
     from ocr2stage import TwoStageOCR
     from ocr2stage.classification.dataset import generated_samples
 
     with_look = TwoStageOCR.from_pretrained()
-    without = TwoStageOCR(with_look.detector, with_look.classifier, second_look=False)
+    without = TwoStageOCR(with_look.detector, with_look.classifier, second_look=False,
+                          second_opinion=with_look.second_opinion)
     fixed, broken = [], []
     for i, sample in generated_samples(DEV_SEED, 60, 45):
         if sample.meta["style"] == "nameplate":

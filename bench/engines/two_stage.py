@@ -26,11 +26,13 @@ class TwoStageEngine:
         try:
             from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
             from ocr2stage.detection.craft import WeightsError, default_craft_path, verify_craft
+            from ocr2stage.pipeline import SECOND_OPINION_PATH
         except ImportError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
         try:
             verify_craft(default_craft_path())
             verify_classifier(DEFAULT_PATH)
+            verify_classifier(SECOND_OPINION_PATH)
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
@@ -54,7 +56,8 @@ class TwoStageEngine:
             label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier",
             versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
             models={"detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
-                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"},
+                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"
+                                  + (" + second opinion" if self._ocr.second_opinion is not None else "")},
             weights=self._ocr.checksums,
             device=self.device,
         )
