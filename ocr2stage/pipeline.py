@@ -19,7 +19,7 @@ from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
 from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier
-from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig
+from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig, union_box
 
 Box = tuple[float, float, float, float]
 
@@ -70,11 +70,6 @@ def as_rgb(image: object) -> np.ndarray | None:
     return np.ascontiguousarray(arr[..., :3])
 
 
-def _union(boxes: Sequence[Box]) -> Box:
-    a = np.array(boxes)
-    return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())
-
-
 SEPARATORS = "-./:"
 
 
@@ -89,7 +84,7 @@ def _merge_echoes(chars: list[CharResult]) -> list[CharResult]:
         if out and c.text in SEPARATORS and out[-1].text == c.text:
             prev = out.pop()
             conf = max(prev.confidence, c.confidence)
-            c = CharResult(c.text, _union([prev.box, c.box]), conf, prev.uncertain and c.uncertain)
+            c = CharResult(c.text, union_box([prev.box, c.box]), conf, prev.uncertain and c.uncertain)
         out.append(c)
     return out
 
@@ -135,7 +130,7 @@ def assemble_line(
         if b.box[0] - a.box[2] > space_gap * line.fit.height and step > space_advance * advance:
             text += " "
         text += b.text
-    return LineResult(text, _union([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars))
+    return LineResult(text, union_box([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars))
 
 
 SECOND_OPINION_PATH = DEFAULT_PATH.with_name("classifier_second.pt")

@@ -28,7 +28,7 @@ import numpy as np
 
 from ocr2stage.classification.crops import line_crops
 from ocr2stage.classification.net import CLASSES
-from ocr2stage.detection import DetectedChar, DetectedLine
+from ocr2stage.detection import DetectedChar, DetectedLine, union_box
 
 SPLITS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 """Split positions as fractions of a rejected box's width; the best-read one wins."""
@@ -120,9 +120,7 @@ def _decide(ch: DetectedChar, boxes: tuple[DetectedChar, ...], probs: np.ndarray
 
 def union(chars: Sequence[DetectedChar]) -> DetectedChar:
     """One detection covering ``chars``."""
-    a = np.array([c.box for c in chars])
-    box = (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max()))
-    return DetectedChar(box, max(c.score for c in chars))
+    return DetectedChar(union_box([c.box for c in chars]), max(c.score for c in chars))
 
 
 def merge_candidates(line: DetectedLine, labels: np.ndarray) -> list[tuple[int, int]]:
@@ -140,22 +138,26 @@ def merge_candidates(line: DetectedLine, labels: np.ndarray) -> list[tuple[int, 
     return pairs
 
 
+Merge = tuple[int, int, DetectedChar]
+"""First and last index of two pieces, and the detection covering both."""
+
+
 def accepted_merges(
-    pairs: Sequence[tuple[int, int]], union_probs: np.ndarray, labels: np.ndarray, accept: float = MERGE_ACCEPT
-) -> dict[int, tuple[int, np.ndarray]]:
-    """First index -> (last index, probabilities) of each pair whose union reads surely as the one
-    character every non-rejected crop from i to j already read; overlapping pairs: the first wins."""
-    out: dict[int, tuple[int, np.ndarray]] = {}
+    merges: Sequence[Merge], union_probs: np.ndarray, labels: np.ndarray, accept: float = MERGE_ACCEPT
+) -> dict[int, tuple[int, DetectedChar, np.ndarray]]:
+    """First index -> (last index, union, probabilities) of each merge whose union reads surely as
+    the one character every non-rejected crop from i to j already read; overlapping: the first wins."""
+    out: dict[int, tuple[int, DetectedChar, np.ndarray]] = {}
     end = -1
-    for (i, j), p in zip(pairs, union_probs):
+    for (i, j, u), p in zip(merges, union_probs):
         c = int(p.argmax())
         if i > end and c != _REJECT and p[c] >= accept and np.isin(labels[i : j + 1], (_REJECT, c)).all():
-            out[i] = (j, p)
+            out[i] = (j, u, p)
             end = j
     return out
 
 
-Plan = tuple[list[tuple[int, int]], dict[int, tuple[DetectedChar, ...]]]
+Plan = tuple[list[Merge], dict[int, tuple[DetectedChar, ...]]]
 """One line's merge candidates and, per rejected crop, its split or window boxes."""
 
 
@@ -163,17 +165,17 @@ def _rebuild(line: DetectedLine, probs: np.ndarray, labels: np.ndarray, plan: Pl
              ) -> Reading:
     """The line's characters with their probabilities once its proposals (``new_probs``, merges
     first, then splits and windows in order) are read."""
-    pairs, splits = plan
-    merges = accepted_merges(pairs, new_probs[: len(pairs)], labels)
-    cuts = np.cumsum([len(pairs), *(len(b) for b in splits.values())])
+    candidates, splits = plan
+    merges = accepted_merges(candidates, new_probs[: len(candidates)], labels)
+    cuts = np.cumsum([len(candidates), *(len(b) for b in splits.values())])
     split_probs = dict(zip(splits, np.split(new_probs[: cuts[-1]], cuts[:-1])[1:]))
     out: Reading = []
     i = 0
     while i < len(line.chars):
         found: Reading | None = None
         if i in merges:
-            j, p = merges[i]
-            found = [(union(line.chars[i : j + 1]), p)]
+            j, u, p = merges[i]
+            found = [(u, p)]
             i = j
         elif i in splits:
             found = _decide(line.chars[i], splits[i], split_probs[i])
@@ -196,12 +198,12 @@ def second_look(
         for line in lines:  # a gray is None only for an image without lines
             n, h = len(line.chars), line.fit.height
             lab, p = labels[k : k + n], probs[k : k + n]
-            pairs = merge_candidates(line, lab)
+            merges = [(i, j, union(line.chars[i : j + 1])) for i, j in merge_candidates(line, lab)]
             splits = {i: b for i in np.flatnonzero(lab == _REJECT) if (b := _proposals(line.chars[i], p[i], h))}
-            boxes = [union(line.chars[i : j + 1]) for i, j in pairs] + [b for bs in splits.values() for b in bs]
+            boxes = [u for _, _, u in merges] + [b for bs in splits.values() for b in bs]
             if boxes:
                 crops.append(line_crops(gray, [DetectedLine(tuple(boxes), line.fit)]))
-            plans.append((pairs, splits))
+            plans.append((merges, splits))
             sizes.append(len(boxes))
             k += n
     if not crops:

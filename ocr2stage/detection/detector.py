@@ -8,6 +8,7 @@ at the size that brings them to ``target_char_px``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,12 @@ class DetectedChar:
     box: Box
     score: float
     probe: bool = False
+
+
+def union_box(boxes: Sequence[Box]) -> Box:
+    """The smallest box holding every one of ``boxes``."""
+    a = np.array(boxes)
+    return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())
 
 
 @dataclass(frozen=True)
