@@ -41,6 +41,14 @@ def detector() -> CharDetector:
 
 
 @pytest.fixture(scope="module")
+def reader():
+    """The shipped reader (CRAFT and both classifiers), loaded once for the tests that read."""
+    from ocr2stage import TwoStageOCR
+
+    return TwoStageOCR.from_pretrained()
+
+
+@pytest.fixture(scope="module")
 def engine():
     from bench.engines.two_stage import TwoStageEngine
 
@@ -200,10 +208,8 @@ def test_a_probe_keeps_a_likely_character_that_reject_outscores() -> None:
     assert CLASSES[_label(p, probe=True, probe_accept=0.3)] == "<reject>"
 
 
-def test_decimal_points_and_colons_between_digits_are_read() -> None:
-    from ocr2stage import TwoStageOCR
-
-    result = TwoStageOCR.from_pretrained().read([clean_code(["12.34.56", "07:45"])])[0]
+def test_decimal_points_and_colons_between_digits_are_read(reader) -> None:
+    result = reader.read([clean_code(["12.34.56", "07:45"])])[0]
     assert [normalise(ln.text) for ln in result.lines] == ["12.34.56", "07:45"]
 
 
@@ -231,8 +237,7 @@ def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
     CharClassifier.load(out)
 
 
-def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharDetector) -> None:
-    from ocr2stage import TwoStageOCR
+def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharDetector, reader) -> None:
     from ocr2stage.classification.crops import line_crops, to_gray
     from ocr2stage.classification.net import CLASSES
     from ocr2stage.classification.second_look import second_look
@@ -245,7 +250,7 @@ def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharD
     a, b = chars[0].box, chars[1].box  # "4" and "7" as one box, as CRAFT sometimes gives them
     joined = DetectedChar((a[0], min(a[1], b[1]), b[2], max(a[3], b[3])), chars[0].score)
     merged = [DetectedLine((joined, *chars[2:]), line.fit)]
-    ocr = TwoStageOCR.from_pretrained()
+    ocr = reader
     gray = to_gray(image)
     probs = ocr.classifier.probabilities(line_crops(gray, merged))
     labels = probs.argmax(axis=1)
@@ -255,8 +260,7 @@ def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharD
     assert "".join(CLASSES[int(p.argmax())] for p in probs) == "47:15"
 
 
-def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector) -> None:
-    from ocr2stage import TwoStageOCR
+def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector, reader) -> None:
     from ocr2stage.classification.crops import line_crops, to_gray
     from ocr2stage.classification.second_look import second_look
     from ocr2stage.detection import DetectedChar, DetectedLine
@@ -265,12 +269,12 @@ def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector) -> N
     image = clean_code(["SN4W7H"])
     (line,) = detector.detect(image)
     chars = list(line.chars)
-    w = next(i for i, c in enumerate(chars) if not c.probe and sum(not d.probe for d in chars[:i]) == 3)
+    w = [i for i, c in enumerate(chars) if not c.probe][3]
     x0, y0, x1, y1 = chars[w].box  # the W as two overlapping pieces, as CRAFT gives a wide character two peaks
     cut = 0.6 * (x1 - x0)
     pieces = (DetectedChar((x0, y0, x0 + cut, y1), 1.0), DetectedChar((x1 - cut, y0, x1, y1), 1.0))
     doubled = DetectedLine((*chars[:w], *pieces, *chars[w + 1 :]), line.fit)
-    ocr = TwoStageOCR.from_pretrained()
+    ocr = reader
     gray = to_gray(image)
     probs = ocr.classifier.probabilities(line_crops(gray, [doubled]))
     assert assemble_line(doubled, probs, 0.6, 0.45, 1.4, 0.3).text == "SN4WW7H"  # each piece reads as W
@@ -279,12 +283,14 @@ def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector) -> N
     assert assemble_line(lines[0], probs, 0.6, 0.45, 1.4, 0.3).text == "SN4W7H"
 
 
-def test_second_opinion_rereads_only_the_crops_the_first_classifier_is_unsure_of(detector: CharDetector) -> None:
+def test_second_opinion_rereads_only_the_crops_the_first_classifier_is_unsure_of(
+    detector: CharDetector, reader
+) -> None:
     from ocr2stage import TwoStageOCR
     from ocr2stage.classification.crops import line_crops, to_gray
     from ocr2stage.classification.dataset import generated_samples
 
-    ocr = TwoStageOCR.from_pretrained()
+    ocr = reader
     assert ocr.second_opinion is not None and set(ocr.checksums) >= {"classifier.pt", SECOND_OPINION_PATH.name}
     assert TwoStageOCR.from_pretrained(classifier_path=DEFAULT_PATH).second_opinion is None  # a user's net reads alone
     crops = []
@@ -302,12 +308,12 @@ def test_second_opinion_rereads_only_the_crops_the_first_classifier_is_unsure_of
     assert (both[unsure].argmax(axis=1) != first[unsure].argmax(axis=1)).any()  # the second opinion matters
 
 
-def test_second_look_fixes_generated_codes_and_breaks_none() -> None:
+def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
     """End to end on generated codes (a seed of its own): the reader with and without the second look."""
     from ocr2stage import TwoStageOCR
     from ocr2stage.classification.dataset import generated_samples
 
-    with_look = TwoStageOCR.from_pretrained()
+    with_look = reader
     without = TwoStageOCR(with_look.detector, with_look.classifier, second_look=False,
                           second_opinion=with_look.second_opinion)
     fixed, broken = [], []
