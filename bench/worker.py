@@ -1,10 +1,11 @@
 """The engine side of the runner: runs in its own process, one engine, so a crash or a hang of
 one engine costs only the image it was on.
 
-Messages to the parent over a Pipe:
-``("loaded", info, load_s)`` | ``("load_error", message)`` | ``("result", file, reading, latency_ms, error)``
-| ``("done",)``. Timing happens here, around ``engine.read`` only (not image decoding), after one
-untimed warm-up read.
+Over a duplex Pipe the worker first sends ``("loaded", info, load_s)`` or ``("load_error", message)``;
+then it answers each ``("read", file, path)`` with ``("result", file, reading, latency_ms, error)``,
+until the pipe closes. One image at a time, so the parent can take turns between
+engines. Timing happens here, around ``engine.read`` only (not image decoding), after one untimed
+warm-up read.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _redirect_output(log: Path) -> None:
     os.close(fd)
 
 
-def serve(engine: str, device: str, jobs: list[tuple[str, str]], conn: Connection, log: Path) -> None:
+def serve(engine: str, device: str, conn: Connection, log: Path) -> None:
     _redirect_output(log)
     try:
         t0 = time.perf_counter()
@@ -38,7 +39,11 @@ def serve(engine: str, device: str, jobs: list[tuple[str, str]], conn: Connectio
         conn.send(("load_error", f"{type(e).__name__}: {e}"))
         return
     warmed = False
-    for file, path in jobs:
+    while True:
+        try:
+            _, file, path = conn.recv()
+        except EOFError:  # the parent is done (or gone)
+            return
         try:
             img = load_image(path)
         except ImageError as e:
@@ -55,4 +60,3 @@ def serve(engine: str, device: str, jobs: list[tuple[str, str]], conn: Connectio
         except Exception as e:  # noqa: BLE001 - one image's failure must not end the engine
             tb = traceback.extract_tb(e.__traceback__)[-1]
             conn.send(("result", file, None, None, f"{type(e).__name__}: {e} ({tb.filename}:{tb.lineno})"))
-    conn.send(("done",))

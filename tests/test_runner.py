@@ -125,3 +125,22 @@ def test_serials_metadata_become_slices(tmp_path: Path):
     assert "length" in slices
     table = pd.read_parquet(run_dir / "results.parquet")
     assert table["chars_truth"].notna().all(), "serials has character boxes and tesseract reports them"
+
+
+def test_engines_take_turns_of_sixteen_images(tmp_path: Path):
+    """Engines read in turns (so machine-load drift slows them alike), the first engine rotating."""
+    from bench.runner import TURN
+
+    root = make_dataset(tmp_path / "d", CODES * 7)  # 42 images: turns of 16, 16 and 10
+    ds = load_dataset(str(root))
+    out = tmp_path / "run"
+    engines = ("tesseract", "engine_doubles:FaultyTesseract")
+    order: list[str] = []
+    run(ds, RunOptions(engines=engines), out,
+        on_event=lambda engine, event, n: order.extend([engine] * n if event == "advance" else []))
+    a, b = engines
+    assert order == [a] * TURN + [b] * TURN + [b] * TURN + [a] * TURN + [a] * 10 + [b] * 10
+    for e in engines:
+        recs = [json.loads(x) for x in (out / "predictions" / f"{e}.jsonl").read_text().splitlines()]
+        assert [r["file"] for r in recs] == [it.file for it in ds.items]
+        assert sum(r["prediction"] == r["truth"] for r in recs) >= 0.5 * len(recs)
