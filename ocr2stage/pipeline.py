@@ -144,6 +144,7 @@ class TwoStageOCR:
         self, detector: CharDetector, classifier: CharClassifier, uncertain_below: float = 0.6,
         space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3, second_look: bool = True,
         second_opinion: CharClassifier | None = None, second_opinion_below: float = 0.8,
+        second_opinion_reject_below: float = 0.5,
     ) -> None:
         """``second_look`` False skips :func:`second_look` (3-5 ms per code image, 35-45 ms on a
         cluttered plate photo, for +1.8 points on ``serials``). ``second_opinion``: see
@@ -152,6 +153,7 @@ class TwoStageOCR:
         self.classifier = classifier
         self.second_opinion = second_opinion
         self.second_opinion_below = second_opinion_below
+        self.second_opinion_reject_below = second_opinion_reject_below
         self.second_look = second_look
         self.uncertain_below = uncertain_below
         self.probe_accept = probe_accept
@@ -181,11 +183,11 @@ class TwoStageOCR:
         return {self.detector.net.path.name: self.detector.checksum, **{c.path.name: c.checksum for c in nets}}
 
     def unsure(self, probs: np.ndarray) -> np.ndarray:
-        """Crops the second opinion re-reads: probably a character (``<reject>`` below 0.5), but
-        the best class below ``second_opinion_below``. Leaving out crops that are probably not a
-        character keeps the cost on cluttered plate photos at a quarter of their crops, not half,
-        for the same codes read."""
-        return (probs.max(axis=1) < self.second_opinion_below) & (probs[:, -1] < 0.5)
+        """Crops the second opinion re-reads: probably a character (``<reject>`` below
+        ``second_opinion_reject_below``), but the best class below ``second_opinion_below``.
+        Leaving out crops that are probably not a character keeps the cost on cluttered plate
+        photos at a quarter of their crops, not half, for the same codes read."""
+        return (probs.max(axis=1) < self.second_opinion_below) & (probs[:, -1] < self.second_opinion_reject_below)
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """Stage 2 over (N, 32, 32) crops: the first classifier, averaged with the second one

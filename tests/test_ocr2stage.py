@@ -260,6 +260,40 @@ def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharD
     assert "".join(CLASSES[int(p.argmax())] for p in probs) == "47:15"
 
 
+def test_the_proposal_budget_serves_the_tallest_line_first(detector: CharDetector, reader) -> None:
+    """Two lines, each with a box joining two characters: within a budget of one proposal only
+    the taller line is split, with a large one both are."""
+    from ocr2stage.classification.crops import line_crops, to_gray
+    from ocr2stage.classification.net import CLASSES
+    from ocr2stage.classification.second_look import second_look
+    from ocr2stage.detection import DetectedChar, DetectedLine
+
+    big, small = clean_code(["47:15"], 40), clean_code(["47:15"], 26)
+    image = np.full((big.shape[0] + small.shape[0], big.shape[1], 3), 235, np.uint8)
+    image[: big.shape[0]] = big
+    image[big.shape[0] :, : small.shape[1]] = small
+    joined_lines = []
+    for line in sorted(detector.detect(image), key=lambda ln: -ln.fit.height):
+        chars = [c for c in line.chars if not c.probe]
+        assert len(chars) == 5
+        a, b = chars[0].box, chars[1].box
+        joined = DetectedChar((a[0], min(a[1], b[1]), b[2], max(a[3], b[3])), chars[0].score)
+        joined_lines.append(DetectedLine((joined, *chars[2:]), line.fit))
+    gray = to_gray(image)
+    probs = reader.classifier.probabilities(line_crops(gray, joined_lines))
+    labels = probs.argmax(axis=1)
+    assert labels[[0, 4]].tolist() == [len(CLASSES) - 1] * 2
+
+    def texts(budget: int) -> list[str]:
+        (lines,), p = second_look([gray], [joined_lines], probs, labels, reader.classifier.probabilities, budget)
+        read = ["".join(CLASSES[int(q.argmax())] for q in p[k : k + len(ln.chars)]) for k, ln in
+                zip(np.cumsum([0] + [len(ln.chars) for ln in lines[:-1]]), lines)]
+        return [t.replace("<reject>", "?") for t in read]
+
+    assert texts(1) == ["47:15", "?:15"]
+    assert texts(1000) == ["47:15", "47:15"]
+
+
 def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector, reader) -> None:
     from ocr2stage.classification.crops import line_crops, to_gray
     from ocr2stage.classification.second_look import second_look

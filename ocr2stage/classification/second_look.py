@@ -56,6 +56,10 @@ MERGE_GAP = 0.15
 MERGE_MAX_WIDTH = 1.4
 """Widest union of two pieces (line heights): a wide ``M`` or ``W``, not two characters."""
 MERGE_ACCEPT = 0.8
+PROPOSAL_BUDGET = 32
+"""Proposals (crops) an image's second look may read, its lines served tallest first. On dev codes
+95% of images ask for fewer than 28; a plate photo asks for ~50, most on its state name and
+slogan (17-20 px lines of 60-90 proposals each), hardly any on its code (a 3-proposal 70 px line)."""
 _REJECT = len(CLASSES) - 1
 _MARKS = [CLASSES.index(c) for c in MARKS]
 
@@ -184,28 +188,49 @@ def _rebuild(line: DetectedLine, probs: np.ndarray, labels: np.ndarray, plan: Pl
     return out
 
 
+def _size(plan: Plan) -> int:
+    return len(plan[0]) + sum(len(b) for b in plan[1].values())
+
+
+def within_budget(lines: Sequence[DetectedLine], plans: list[Plan], budget: int = PROPOSAL_BUDGET) -> list[Plan]:
+    """The image's plans, kept tallest line first while their proposals fit in ``budget``, the
+    others emptied; the tallest line always keeps its plan."""
+    out: list[Plan] = [([], {}) for _ in plans]
+    used = 0
+    for rank, i in enumerate(sorted(range(len(lines)), key=lambda i: -lines[i].fit.height)):
+        if rank == 0 or used + _size(plans[i]) <= budget:
+            out[i] = plans[i]
+            used += _size(plans[i])
+    return out
+
+
 def second_look(
     grays: Sequence[np.ndarray | None], detections: Sequence[list[DetectedLine]], probs: np.ndarray,
-    labels: np.ndarray, classify: Callable[[np.ndarray], np.ndarray],
+    labels: np.ndarray, classify: Callable[[np.ndarray], np.ndarray], budget: int = PROPOSAL_BUDGET,
 ) -> tuple[list[list[DetectedLine]], np.ndarray]:
     """Lines and their crop probabilities (concatenated in reading order over the batch), given
     each crop's first ``labels``: neighbouring pieces that read better as one character are
     merged, and every rejected crop that reads better split (a detection) or narrowed (a probe)
-    is replaced by what was read there. All proposals of the batch are read in one call."""
+    is replaced by what was read there. All proposals of the batch are read in one call; each
+    image gets about ``budget`` of them (see :func:`within_budget`)."""
     plans: list[Plan] = []
     crops, sizes, k = [], [], 0
     for gray, lines in zip(grays, detections):
+        image_plans = []
         for line in lines:  # a gray is None only for an image without lines
             n, h = len(line.chars), line.fit.height
             lab, p = labels[k : k + n], probs[k : k + n]
             merges = [(i, j, union(line.chars[i : j + 1])) for i, j in merge_candidates(line, lab)]
             splits = {i: b for i in np.flatnonzero(lab == _REJECT) if (b := _proposals(line.chars[i], p[i], h))}
+            image_plans.append((merges, splits))
+            k += n
+        for line, plan in zip(lines, within_budget(lines, image_plans, budget)):
+            merges, splits = plan
             boxes = [u for _, _, u in merges] + [b for bs in splits.values() for b in bs]
             if boxes:
                 crops.append(line_crops(gray, [DetectedLine(tuple(boxes), line.fit)]))
-            plans.append((merges, splits))
+            plans.append(plan)
             sizes.append(len(boxes))
-            k += n
     if not crops:
         return list(detections), probs
     per_line = iter(zip(plans, np.split(classify(np.concatenate(crops)), np.cumsum(sizes)[:-1])))

@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 
 from ocr2stage.checksums import WeightsError, file_digest
+from ocr2stage.detection.sizing import FIRST_HEIGHT, scaled
 
 CRAFT_FILE = "craft_mlt_25k.pth"
 CRAFT_MD5 = "2f8227d2def4037cdb3b34389dcf9ec1"
@@ -112,16 +113,16 @@ INT8_CALIBRATION = (1, 32)
 
 
 def _calibration_inputs() -> Iterator[torch.Tensor]:
-    """CRAFT inputs of generated images of the classifier's training seed, 64 px tall (the
-    first-pass size of a one-line code), so the int8 ranges are those stage 1 sees."""
+    """CRAFT inputs of generated images of the classifier's training seed at the first-pass size
+    of a one-line code (:data:`~ocr2stage.detection.sizing.FIRST_HEIGHT` tall), so the int8
+    ranges are those stage 1 sees."""
     from ocr2stage.classification.dataset import generated_samples
 
     seed, count = INT8_CALIBRATION
     for _, sample in generated_samples(seed, 0, count):
         image = np.asarray(sample.image.convert("RGB"))
         h, w = image.shape[:2]
-        size = (max(32, round(w * 64 / h / 32) * 32), 64)
-        yield _normalised(image, size)
+        yield _normalised(image, scaled(h, w, FIRST_HEIGHT / h))
 
 
 def quantized_backbone(basenet: nn.Module) -> nn.Module:

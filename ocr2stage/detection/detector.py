@@ -17,6 +17,7 @@ import numpy as np
 from ocr2stage.detection.chars import Blob, find_blobs
 from ocr2stage.detection.craft import CraftNet, ScoreMaps
 from ocr2stage.detection.lines import LineFit, fit_line, group_lines, word_ids
+from ocr2stage.detection.sizing import FIRST_HEIGHT, MAX_SIDE, first_factor, scaled
 
 Box = tuple[float, float, float, float]
 
@@ -29,11 +30,11 @@ class DetectorConfig:
     peak_thr: float = 0.5
     peak_depth: float = 0.08
     link_thr: float = 0.3
-    first_height: int = 64
+    first_height: int = FIRST_HEIGHT
     """Height of the first pass for a one-line crop (wide image); taller shapes get more."""
     char_px_range: tuple[float, float] = (14.0, 48.0)
     target_char_px: float = 28.0
-    max_side: int = 1536
+    max_side: int = MAX_SIDE
     grow: tuple[float, float] = (-0.15, 0.0)
     """Fraction added to each blob's width and height, and ``shift`` of its centre in blob
     heights: measured on generated images so boxes match the characters' ink boxes (the
@@ -75,10 +76,6 @@ class DetectedLine:
     fit: LineFit
 
 
-def _round32(v: float) -> int:
-    return max(32, int(round(v / 32.0)) * 32)
-
-
 class CharDetector:
     """CRAFT plus post-processing; ``detect`` is the whole of stage 1 for one image."""
 
@@ -94,16 +91,6 @@ class CharDetector:
     def checksum(self) -> str:
         return self.net.checksum
 
-    def _size(self, h: int, w: int, factor: float) -> tuple[int, int]:
-        factor = min(factor, self.config.max_side / max(h, w))
-        return _round32(w * factor), _round32(h * factor)
-
-    def _first_factor(self, h: int, w: int) -> float:
-        # A wide image is most likely one line filling its height; a squarer one holds
-        # several lines or margin, so its characters are a smaller share of the height.
-        lines_guess = 1.0 if w >= 3 * h else 2.0
-        return self.config.first_height * lines_guess / h
-
     def _blobs(self, maps: ScoreMaps) -> list[Blob]:
         c = self.config
         return find_blobs(maps.region, c.char_thr, c.peak_thr, c.peak_depth)
@@ -114,7 +101,7 @@ class CharDetector:
         h, w = image.shape[:2]
         if min(h, w) < c.min_side:
             return []
-        size = self._size(h, w, self._first_factor(h, w))
+        size = scaled(h, w, first_factor(h, w, c.first_height), c.max_side)
         maps = self.net(image, size)
         blobs = self._blobs(maps)
         if blobs:
@@ -122,7 +109,7 @@ class CharDetector:
             lo, hi = c.char_px_range
             if not lo <= char_px <= hi:
                 factor = size[1] / h * c.target_char_px / char_px
-                better = self._size(h, w, factor)
+                better = scaled(h, w, factor, c.max_side)
                 if better != size:
                     maps = self.net(image, better)
                     blobs = self._blobs(maps)
