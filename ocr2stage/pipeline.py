@@ -146,7 +146,7 @@ class TwoStageOCR:
         second_opinion: CharClassifier | None = None, second_opinion_below: float = 0.8,
         second_opinion_reject_below: float = 0.5,
     ) -> None:
-        """``second_look`` False skips :func:`second_look` (3-5 ms per code image, 35-45 ms on a
+        """``second_look`` False skips :func:`second_look` (3-5 ms per code image, more on a
         cluttered plate photo, for +1.8 points on ``serials``). ``second_opinion``: see
         :meth:`probabilities`."""
         self.detector = detector
