@@ -198,9 +198,10 @@ def within_budget(lines: Sequence[DetectedLine], plans: list[Plan], budget: int 
     out: list[Plan] = [([], {}) for _ in plans]
     used = 0
     for rank, i in enumerate(sorted(range(len(lines)), key=lambda i: -lines[i].fit.height)):
-        if rank == 0 or used + _size(plans[i]) <= budget:
+        size = _size(plans[i])
+        if rank == 0 or used + size <= budget:
             out[i] = plans[i]
-            used += _size(plans[i])
+            used += size
     return out
 
 

@@ -21,7 +21,7 @@ def scaled(h: int, w: int, factor: float, max_side: int = MAX_SIDE) -> tuple[int
     return round32(w * factor), round32(h * factor)
 
 
-def first_factor(h: int, w: int, first_height: int = FIRST_HEIGHT) -> float:
+def first_factor(h: int, w: int, first_height: int) -> float:
     """Scale of the first pass. A wide image is most likely one line filling its height; a
     squarer one holds several lines or margin, so its characters are a smaller share of it."""
     lines_guess = 1.0 if w >= 3 * h else 2.0
