@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import string
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from bench.datasets import fingerprint, load_dataset, load_image, write_fingerpr
 from ocr2stage.synth import (
     CHARSET, RECIPE, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
 )
+from ocr2stage.synth.codes import registration
 from ocr2stage.synth.dataset import save_png
 from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry
 from ocr2stage.synth.fonts import FONTS, font_path
@@ -88,6 +91,21 @@ def test_nameplate_code_is_the_one_large_line_among_fine_print(samples: dict[str
                    for line in lines]
         big = int(np.argmax(heights))
         assert all(h < 0.5 * heights[big] for k, h in enumerate(heights) if k != big), (s.text, heights)
+
+
+def test_registrations_alternate_runs_of_uniform_letters_and_digits() -> None:
+    rng = np.random.default_rng(0)
+    codes = [registration(rng) for _ in range(2000)]
+    for code in codes:
+        runs = re.findall(r"[A-Z]+|[0-9]+", code)
+        assert 2 <= len(runs) <= 3 and len("".join(runs)) >= 3, code
+        assert all(a.isdigit() != b.isdigit() for a, b in zip(runs, runs[1:])), code
+        assert set(re.sub(r"[A-Z0-9]", "", code)) <= {" ", "-"}, code
+    letters = Counter(c for code in codes for c in code if c.isalpha())
+    assert set(letters) == set(string.ascii_uppercase)
+    assert max(letters.values()) < 1.6 * min(letters.values()), letters  # uniform, unlike the other kinds
+    kinds = Counter(render_sample(sample_seed(5, i), "nameplate").meta["kind"] for i in range(20))
+    assert 0 < kinds["registration"] < 20, kinds
 
 
 def test_boxes_follow_the_ink_through_warp_crop_and_scale() -> None:

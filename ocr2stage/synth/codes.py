@@ -111,6 +111,25 @@ KINDS: dict[str, Callable[[np.random.Generator], str]] = {
     "time": time_code,
     "digits": digit_run,
 }
+def registration(rng: np.random.Generator) -> str:
+    """``KAB 277``, ``4AGB754``, ``AB-12-CD``: two or three runs of letters or digits, each
+    character drawn uniformly.
+
+    Why uniform letters: vehicle, asset and equipment registrations use every letter about
+    equally, while the other kinds are mostly digits; a classifier trained on those alone sees
+    a ``K`` or an ``H`` in a large plate face a few dozen times in a whole training run.
+    """
+    n_runs = int(rng.integers(2, 4))
+    runs = []
+    letters = bool(rng.random() < 0.5)
+    for _ in range(n_runs):
+        alphabet = string.ascii_uppercase if letters else DIGITS
+        size = int(rng.integers(2 if n_runs == 2 else 1, 5))
+        runs.append("".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=size)))
+        letters = not letters
+    return pick(rng, (" ", "", "-", " ")).join(runs)
+
+
 def numeric_date(rng: np.random.Generator) -> str:
     """``2024.11.07`` or ``07.11.24``: a date a seven-segment display can show."""
     y, m, d = _date_parts(rng)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .codes import pick, random_code
+from .codes import pick, random_code, registration
 from .fonts import font_for_cap_height
 from .glyphs import DOT_ROWS, Box, DotPrint, Layout, font_layout, layout
 from .materials import Color, brushed_metal, cardboard, plastic, rough_surface, smooth_noise
@@ -310,6 +310,9 @@ def ocr_font(rng: np.random.Generator) -> Flat:
 NAMEPLATE_FONTS = ("dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
                    "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold",
                    "b612_bold", "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold")
+REGISTRATION_SHARE = 0.6
+"""Share of nameplates whose code is a registration (runs of uniform letters and digits) rather
+than one of the industrial code kinds: the large plate faces would otherwise show few letters."""
 FINE_PRINT_FONTS = ("liberation_sans_bold", "dejavu_sans", "liberation_narrow_bold", "dejavu_condensed_bold")
 PAINTS: tuple[tuple[Color, Color], ...] = (  # plate paint, code ink
     ((0.95, 0.95, 0.93), (0.08, 0.12, 0.35)), ((0.97, 0.9, 0.45), (0.1, 0.1, 0.12)),
@@ -384,7 +387,10 @@ def nameplate(rng: np.random.Generator) -> Flat:
     fine print above or below it, and artwork, screw heads and paint behind. Why: on rating,
     asset and vehicle plates the code is the largest text but not the only one, and the crop
     around each of its characters holds clutter the classifier must see past."""
-    code, kind = random_code(rng, two_line_share=0.0)
+    if rng.random() < REGISTRATION_SHARE:
+        code, kind = registration(rng), "registration"
+    else:
+        code, kind = random_code(rng, two_line_share=0.0)
     font = pick(rng, NAMEPLATE_FONTS)
     squeeze = rng.uniform(0.65, 1.0)
     cap = max(24, min(int(rng.integers(36, 61)), int(1.3 * MAX_LINE_WIDTH / (0.75 * squeeze * len(code)))))
