@@ -103,14 +103,6 @@ def numeric_lot(rng: np.random.Generator) -> str:
     return _digits(rng, 4) + "-" + _digits(rng, int(rng.integers(2, 5)))
 
 
-KINDS: dict[str, Callable[[np.random.Generator], str]] = {
-    "sn": serial,
-    "pn": part_number,
-    "lot": lot_code,
-    "date": date_code,
-    "time": time_code,
-    "digits": digit_run,
-}
 def registration(rng: np.random.Generator) -> str:
     """``KAB 277``, ``4AGB754``, ``AB-12-CD``: two or three runs of letters or digits, each
     character drawn uniformly.
@@ -128,6 +120,16 @@ def registration(rng: np.random.Generator) -> str:
         runs.append("".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=size)))
         letters = not letters
     return pick(rng, (" ", "", "-", " ")).join(runs)
+
+
+KINDS: dict[str, Callable[[np.random.Generator], str]] = {
+    "sn": serial,
+    "pn": part_number,
+    "lot": lot_code,
+    "date": date_code,
+    "time": time_code,
+    "digits": digit_run,
+}
 
 
 def numeric_date(rng: np.random.Generator) -> str:
