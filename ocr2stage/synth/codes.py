@@ -25,8 +25,12 @@ def _alnum(rng: np.random.Generator, n: int) -> str:
     return "".join(ALNUM[i] for i in rng.choice(len(ALNUM), size=n, p=_WEIGHTS))
 
 
+def _uniform(rng: np.random.Generator, alphabet: str, n: int) -> str:
+    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=n))
+
+
 def _digits(rng: np.random.Generator, n: int) -> str:
-    return "".join(DIGITS[i] for i in rng.integers(0, 10, size=n))
+    return _uniform(rng, DIGITS, n)
 
 
 def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
@@ -116,8 +120,7 @@ def registration(rng: np.random.Generator) -> str:
     letters = bool(rng.random() < 0.5)
     for _ in range(n_runs):
         alphabet = string.ascii_uppercase if letters else DIGITS
-        size = int(rng.integers(2 if n_runs == 2 else 1, 5))
-        runs.append("".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=size)))
+        runs.append(_uniform(rng, alphabet, int(rng.integers(2 if n_runs == 2 else 1, 5))))
         letters = not letters
     return pick(rng, (" ", "", "-", " ")).join(runs)
 
