@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng fonts-ocr-a fonts-ocr-b fonts-dseg fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-roboto-unhinted fonts-urw-base35 fonts-b612 fonts-freefont-ttf fonts-bebas-neue fonts-jura chromium)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng fonts-ocr-a fonts-ocr-b fonts-dseg fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-roboto-unhinted fonts-urw-base35 fonts-b612 fonts-freefont-ttf fonts-bebas-neue fonts-jura fonts-adf-gillius fonts-open-sans fonts-texgyre chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -20,9 +20,9 @@ from ocr2stage.synth import (
 from ocr2stage.synth.codes import registration
 from ocr2stage.synth.dataset import save_png
 from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry
-from ocr2stage.synth.fonts import FONTS, font_path
+from ocr2stage.synth.fonts import FONTS, font_path, truetype
 from ocr2stage.synth.glyphs import font_layout
-from ocr2stage.synth.styles import Flat
+from ocr2stage.synth.styles import NAMEPLATE_FONTS, Flat
 
 SHIPPED = Path(__file__).resolve().parents[1] / "datasets" / "serials"
 SERIALS_RECIPE = SHIPPED.parent / "recipes" / "serials.json"
@@ -131,6 +131,18 @@ def test_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(FONTS, "absent", ("truetype/absent/NoSuchFont.ttf", "fonts-absent"))
     with pytest.raises(MissingFontError, match="apt-get install fonts-absent"):
         font_path("absent")
+
+
+@pytest.mark.parametrize("key", NAMEPLATE_FONTS)
+def test_nameplate_faces_draw_every_character_of_the_charset(key: str) -> None:
+    """A face without a glyph draws its .notdef box (or nothing) and the label would lie."""
+    font = truetype(key, 40)
+
+    def ink(char: str) -> bytes:
+        return bytes(font.getmask(char))
+
+    missing = ink("\ue000")  # a private-use code point no face here draws
+    assert [c for c in CHARSET.strip() if not any(ink(c)) or ink(c) == missing] == []
 
 
 def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from PIL import ImageFont
 FONT_DIRS = (
     Path("/usr/share/fonts"),
     Path("/usr/local/share/fonts"),
+    Path("/usr/share/texmf/fonts"),  # Debian's fonts-texgyre installs only here
     Path.home() / ".local/share/fonts",
     Path.home() / ".fonts",
 )
@@ -40,6 +41,11 @@ FONTS: dict[str, tuple[str, str]] = {
     "bebas_neue": ("opentype/bebas-neue/BebasNeue-Regular.otf", "fonts-bebas-neue"),
     "bebas_neue_bold": ("opentype/bebas-neue/BebasNeue-Bold.otf", "fonts-bebas-neue"),
     "jura_bold": ("opentype/jura/Jura-Bold.otf", "fonts-jura"),
+    "gillius_bold_cond": ("truetype/adf/GilliusADF-BoldCond.otf", "fonts-adf-gillius"),
+    "gillius2_bold_cond": ("truetype/adf/GilliusADFNo2-BoldCond.otf", "fonts-adf-gillius"),
+    "open_sans_cond_bold": ("truetype/open-sans/OpenSans-CondBold.ttf", "fonts-open-sans"),
+    "heros_cn": ("opentype/public/tex-gyre/texgyreheroscn-regular.otf", "fonts-texgyre"),
+    "heros_cn_bold": ("opentype/public/tex-gyre/texgyreheroscn-bold.otf", "fonts-texgyre"),
     "dejavu_mono": ("truetype/dejavu/DejaVuSansMono.ttf", "fonts-dejavu-core"),
     "dejavu_mono_bold": ("truetype/dejavu/DejaVuSansMono-Bold.ttf", "fonts-dejavu-core"),
     "liberation_sans": ("truetype/liberation/LiberationSans-Regular.ttf", "fonts-liberation"),

@@ -309,7 +309,8 @@ def ocr_font(rng: np.random.Generator) -> Flat:
 
 NAMEPLATE_FONTS = ("dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
                    "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold",
-                   "b612_bold", "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold")
+                   "b612_bold", "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold",
+                   "gillius_bold_cond", "gillius2_bold_cond", "open_sans_cond_bold", "heros_cn", "heros_cn_bold")
 REGISTRATION_SHARE = 0.6
 """Share of nameplates whose code is a registration (runs of uniform letters and digits) rather
 than one of the industrial code kinds: the large plate faces would otherwise show few letters."""
