@@ -93,6 +93,17 @@ def test_reduced_precision_backbone_keeps_the_score_maps_and_the_characters(
     assert counts[0] == counts[1] == [12, 8]
 
 
+def test_a_shrunk_crop_averages_fine_detail_instead_of_sampling_it() -> None:
+    """A 1-pixel checkerboard shrunk to a quarter must come out mid-grey. ``warpAffine`` alone
+    samples one pixel in four and made it all black: the dot inside a ``0`` could vanish the same way."""
+    from ocr2stage.classification.crops import crop
+
+    board = ((np.indices((128, 128)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    out = crop(board, (0.0, 0.0, 128.0, 128.0))
+    assert out.shape == (32, 32)
+    assert abs(float(out.mean()) - 127.5) < 8 and float(out.std()) < 8
+
+
 @pytest.mark.parametrize("path", [DEFAULT_PATH, SECOND_OPINION_PATH], ids=["first", "second-opinion"])
 def test_shipped_classifiers_verify(path: Path) -> None:
     record = json.loads(sidecar(path).read_text())
