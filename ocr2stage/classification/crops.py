@@ -25,7 +25,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 def crop(gray: np.ndarray, rect: tuple[float, float, float, float], size: int = CROP_SIZE) -> np.ndarray:
     """Scale ``rect`` = (x0, y0, x1, y1) into a size x size crop, aspect kept, centred.
 
-    Why two steps when shrinking: ``warpAffine`` interpolates between the two nearest pixels
+    Why two steps when shrinking: ``warpAffine`` interpolates between neighbouring pixels
     whatever the scale (its ``INTER_AREA`` is linear too), so a big character shrunk to a third
     keeps one pixel in three and a thin stroke or the dot inside a ``0`` can fall between
     samples. The rectangle is first cut at no less than the image's own resolution, then
