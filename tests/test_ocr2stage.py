@@ -93,6 +93,22 @@ def test_reduced_precision_backbone_keeps_the_score_maps_and_the_characters(
     assert counts[0] == counts[1] == [12, 8]
 
 
+def test_small_print_beside_a_big_code_is_a_line_of_its_own(detector: CharDetector) -> None:
+    """A plate's state motto beside its code, centred on the same height: joined into one line,
+    the small print's majority set the line height (a median) to a fifth of the code's, and every
+    crop of the code was cut from that thin band."""
+    sans = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 64)
+    img = Image.new("RGB", (520, 130), (235, 235, 228))
+    draw = ImageDraw.Draw(img)
+    draw.text((12, 65), "NORTH STAR STATE", fill=(20, 20, 20), font=sans.font_variant(size=13), anchor="lm")
+    draw.text((170, 65), "FUW 92", fill=(20, 20, 20), font=sans, anchor="lm")
+    lines = detector.detect(np.asarray(img))
+    assert len(lines) == 2
+    code = max(lines, key=lambda ln: ln.fit.height)
+    assert sum(not c.probe for c in code.chars) == 5
+    assert 0.8 < code.fit.height / (0.73 * 64) < 1.25, code.fit.height
+
+
 def test_a_shrunk_crop_averages_fine_detail_instead_of_sampling_it() -> None:
     """A 1-pixel checkerboard shrunk to a quarter must come out mid-grey. ``warpAffine`` alone
     samples one pixel in four and made it all black: the dot inside a ``0`` could vanish the same way."""

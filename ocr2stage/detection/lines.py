@@ -15,6 +15,13 @@ from scipy import ndimage
 MAX_SLOPE = 0.25
 """About 14 degrees: steeper fits come from two characters on different lines, not a tilt."""
 
+MAX_HEIGHT_RATIO = 1.6
+"""Words whose typical heights differ more than this are different text, even side by side: a
+plate's small state name beside its big code, or fine print beside a nameplate's model number.
+Joined, they set the line's height (a median) to neither size, and every crop of the line is cut
+from a band that is wrong for its characters. 1.6 leaves room for a lowercase word (x-height
+about 0.7 of the cap height) beside a capitalised one."""
+
 
 @dataclass(frozen=True)
 class LineFit:
@@ -45,6 +52,12 @@ def word_ids(
     """Component of the linked text mask that holds each peak ``(x, y)``."""
     labels, _ = ndimage.label((region > text_thr) | (affinity > link_thr))
     return [int(labels[y, x]) for x, y in peaks]
+
+
+def _same_size(a: LineFit, b: LineFit, n_a: int, n_b: int) -> bool:
+    """Heights compatible, or one side a single character (a lone ``.`` or ``-`` word is small
+    by nature and belongs to the line it sits on)."""
+    return min(n_a, n_b) < 2 or max(a.height, b.height) <= MAX_HEIGHT_RATIO * min(a.height, b.height)
 
 
 def _same_line(a: LineFit, b: LineFit, centers_b: np.ndarray) -> bool:
@@ -78,6 +91,8 @@ def group_lines(centers: np.ndarray, heights: np.ndarray, words: list[int]) -> l
     line_fits: list[LineFit] = []
     for g, fit in zip(groups, fits):
         for k, ref in enumerate(line_fits):
+            if not _same_size(ref, fit, len(lines[k]), len(g)):
+                continue
             if _same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]):
                 lines[k].extend(g.tolist())
                 line_fits[k] = fit_line(centers[lines[k]], heights[lines[k]])
