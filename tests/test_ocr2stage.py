@@ -109,6 +109,16 @@ def test_small_print_beside_a_big_code_is_a_line_of_its_own(detector: CharDetect
     assert 0.8 < code.fit.height / (0.73 * 64) < 1.25, code.fit.height
 
 
+def test_a_short_segment_one_and_a_dash_stay_in_their_line(detector: CharDetector) -> None:
+    """``7821-96`` on a segment display: CRAFT gives the ``1`` (a short bar) and the ``-`` one
+    word half the code's height. Judged by its median, that word was small print and left the
+    line; its tallest character says it belongs."""
+    sample = render_sample(sample_seed(1, 130), style="segment_display")
+    assert sample.text == "7821-96"
+    lines = detector.detect(np.asarray(sample.image.convert("RGB")))
+    assert [sum(not c.probe for c in ln.chars) for ln in lines] == [7]
+
+
 def test_a_shrunk_crop_averages_fine_detail_instead_of_sampling_it() -> None:
     """A 1-pixel checkerboard shrunk to a quarter must come out mid-grey. ``warpAffine`` alone
     samples one pixel in four and made it all black: the dot inside a ``0`` could vanish the same way."""

@@ -15,12 +15,15 @@ from scipy import ndimage
 MAX_SLOPE = 0.25
 """About 14 degrees: steeper fits come from two characters on different lines, not a tilt."""
 
-MAX_HEIGHT_RATIO = 1.6
-"""Words whose typical heights differ more than this are different text, even side by side: a
-plate's small state name beside its big code, or fine print beside a nameplate's model number.
-Joined, they set the line's height (a median) to neither size, and every crop of the line is cut
-from a band that is wrong for its characters. 1.6 leaves room for a lowercase word (x-height
-about 0.7 of the cap height) beside a capitalised one."""
+MAX_HEIGHT_RATIO = 2.0
+"""A word whose characters are more than this apart in height from a line's typical character is
+other text, even side by side: a plate's small state name level with its big code, or fine print
+beside a nameplate's model number. Joined, the small print's many characters set the line's height
+(a median) and every crop of the code is cut from a band too thin for it. A plate's print is about
+a fifth of its code; on the training images, 1.6 also split off short words whose height swings
+with one merged or noisy blob."""
+MIN_WORD = 3
+"""Shorter words always join a line they sit on: a lone ``.``, a ``:`` CRAFT splits in two dots."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,18 @@ def word_ids(
     return [int(labels[y, x]) for x, y in peaks]
 
 
-def _same_size(a: LineFit, b: LineFit, n_a: int, n_b: int) -> bool:
-    """Heights compatible, or one side a single character (a lone ``.`` or ``-`` word is small
-    by nature and belongs to the line it sits on)."""
-    return min(n_a, n_b) < 2 or max(a.height, b.height) <= MAX_HEIGHT_RATIO * min(a.height, b.height)
+def typical_height(heights: np.ndarray) -> float:
+    """Median height of a word's characters, marks left out: a ``.`` or ``-`` is small by nature,
+    and in a short word like ``.3-`` two of them would make a digit's word look like small print."""
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
+def _same_size(line_height: float, word_heights: np.ndarray) -> bool:
+    """Whether a word's characters are of the line's size (see :data:`MAX_HEIGHT_RATIO`)."""
+    if len(word_heights) < MIN_WORD:
+        return True
+    typical = typical_height(word_heights)
+    return max(line_height, typical) <= MAX_HEIGHT_RATIO * min(line_height, typical)
 
 
 def _same_line(a: LineFit, b: LineFit, centers_b: np.ndarray) -> bool:
@@ -90,13 +101,17 @@ def group_lines(centers: np.ndarray, heights: np.ndarray, words: list[int]) -> l
     lines: list[list[int]] = []
     line_fits: list[LineFit] = []
     for g, fit in zip(groups, fits):
-        for k, ref in enumerate(line_fits):
-            if not _same_size(ref, fit, len(lines[k]), len(g)):
-                continue
-            if _same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]):
-                lines[k].extend(g.tolist())
-                line_fits[k] = fit_line(centers[lines[k]], heights[lines[k]])
-                break
+        level = [
+            k for k, ref in enumerate(line_fits)
+            if _same_size(ref.height, heights[g])
+            and (_same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]))
+        ]
+        if level:
+            # Of the lines it sits on, a word joins the one nearest its size: "92" beside a plate's
+            # small print belongs to the big code after it, not to the print.
+            k = min(level, key=lambda k: abs(np.log(line_fits[k].height / typical_height(heights[g]))))
+            lines[k].extend(g.tolist())
+            line_fits[k] = fit_line(centers[lines[k]], heights[lines[k]])
         else:
             lines.append(g.tolist())
             line_fits.append(fit)
