@@ -110,9 +110,9 @@ def test_small_print_beside_a_big_code_is_a_line_of_its_own(detector: CharDetect
 
 
 def test_a_short_segment_one_and_a_dash_stay_in_their_line(detector: CharDetector) -> None:
-    """``7821-96`` on a segment display: CRAFT gives the ``1`` (a short bar) and the ``-`` one
-    word half the code's height. Judged by its median, that word was small print and left the
-    line; its tallest character says it belongs."""
+    """``7821-96`` on a segment display (a training image): CRAFT gives the ``1`` (a short bar)
+    and the ``-`` one word of half the code's median height. The rule's first version (1.6x on
+    word medians) took it for small print and made it a line of its own."""
     sample = render_sample(sample_seed(1, 130), style="segment_display")
     assert sample.text == "7821-96"
     lines = detector.detect(np.asarray(sample.image.convert("RGB")))

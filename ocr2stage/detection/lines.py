@@ -63,12 +63,10 @@ def typical_height(heights: np.ndarray) -> float:
     return float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
-def _same_size(line_height: float, word_heights: np.ndarray) -> bool:
-    """Whether a word's characters are of the line's size (see :data:`MAX_HEIGHT_RATIO`)."""
-    if len(word_heights) < MIN_WORD:
-        return True
-    typical = typical_height(word_heights)
-    return max(line_height, typical) <= MAX_HEIGHT_RATIO * min(line_height, typical)
+def _same_size(line_height: float, word_height: float, n_chars: int) -> bool:
+    """Whether a word of ``n_chars`` characters, ``word_height`` typical, is of the line's size
+    (see :data:`MAX_HEIGHT_RATIO` and :data:`MIN_WORD`)."""
+    return n_chars < MIN_WORD or max(line_height, word_height) <= MAX_HEIGHT_RATIO * min(line_height, word_height)
 
 
 def _same_line(a: LineFit, b: LineFit, centers_b: np.ndarray) -> bool:
@@ -101,15 +99,16 @@ def group_lines(centers: np.ndarray, heights: np.ndarray, words: list[int]) -> l
     lines: list[list[int]] = []
     line_fits: list[LineFit] = []
     for g, fit in zip(groups, fits):
+        size = typical_height(heights[g])
         level = [
             k for k, ref in enumerate(line_fits)
-            if _same_size(ref.height, heights[g])
+            if _same_size(ref.height, size, len(g))
             and (_same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]))
         ]
         if level:
             # Of the lines it sits on, a word joins the one nearest its size: "92" beside a plate's
             # small print belongs to the big code after it, not to the print.
-            k = min(level, key=lambda k: abs(np.log(line_fits[k].height / typical_height(heights[g]))))
+            k = min(level, key=lambda k: abs(np.log(line_fits[k].height / size)))
             lines[k].extend(g.tolist())
             line_fits[k] = fit_line(centers[lines[k]], heights[lines[k]])
         else:
