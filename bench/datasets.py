@@ -191,6 +191,16 @@ def load_dataset(name_or_path: str) -> Dataset:
     return Dataset(manifest.get("name", folder.name), root, kept, manifest, problems)
 
 
+def evaluation_only(ds: Dataset) -> str | None:
+    """Why ``ds`` must never be trained on, or None: the project's shipped sets are test sets, and
+    whatever lies in a ``realsets`` folder is real evaluation data (see ../shared/realsets)."""
+    if "realsets" in ds.root.resolve().parts:
+        return f"{ds.name} is real evaluation data ({ds.root}): never train or fine-tune on it"
+    if PROJECT_DATASETS.resolve() in ds.root.resolve().parents:
+        return f"{ds.name} is a shipped test set: never train or fine-tune on it"
+    return None
+
+
 def load_image(path: Path) -> np.ndarray:
     """Any PIL-readable image as RGB uint8 (H, W, 3); raises ImageError with the reason.
 

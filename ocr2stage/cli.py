@@ -6,6 +6,7 @@ import shlex
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,6 +20,34 @@ def _normalise(text: str) -> str:
     return "".join(text.split()).upper()
 
 
+def _code_images(name_or_path: str) -> Iterator[tuple[str, np.ndarray | str, str]]:
+    """``(file, RGB image or why it cannot be read, label)`` of a dataset the user may train on.
+
+    Why bench's loader: a user's labelled set is read exactly as ``bench run`` reads it, bad rows
+    reported the same way. Evaluation sets are refused here, before training starts; images are
+    read one at a time as training labels them."""
+    from bench.datasets import DatasetError, ImageError, evaluation_only, load_dataset, load_image
+
+    try:
+        ds = load_dataset(name_or_path)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--codes") from exc
+    refusal = evaluation_only(ds)
+    if refusal:
+        raise typer.BadParameter(refusal, param_hint="--codes")
+    for problem in ds.problems:
+        typer.echo(f"label row left out: {problem}")
+
+    def read() -> Iterator[tuple[str, np.ndarray | str, str]]:
+        for item in ds.items:
+            try:
+                yield item.file, load_image(ds.images_dir / item.file), item.text
+            except ImageError as exc:
+                yield item.file, str(exc), item.text
+
+    return read()
+
+
 @app.command()
 def train(
     n_images: Annotated[int, typer.Option(help="Generated training images (0: user crops only).")] = 1000,
@@ -30,6 +59,9 @@ def train(
         "classifier.pt"),
     init: Annotated[Optional[Path], typer.Option(help="Weights to fine-tune from.")] = None,
     crops: Annotated[Optional[Path], typer.Option(help="Folder of labelled crops (labels.csv: file,label).")] = None,
+    codes: Annotated[Optional[str], typer.Option(
+        help="Your own labelled code images: a dataset folder as bench reads it (images/ and labels.csv "
+             "file,text); each image's character crops are labelled from its text.")] = None,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
     device: Annotated[str, typer.Option()] = "cpu",
 ) -> None:
@@ -44,14 +76,14 @@ def train(
     cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, width=width, init=init,
                       user_crops=crops, cache_dir=cache_dir, device=device)
     try:
-        result = run(cfg, log=typer.echo)
+        result = run(cfg, log=typer.echo, codes=None if codes is None else _code_images(codes))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
         "width": result.net.features[0][0].out_channels, "bf16": result.bf16,
-        "init": str(init) if init else None, "user_crops": str(crops) if crops else None,
+        "init": str(init) if init else None, "user_crops": str(crops) if crops else None, "user_codes": codes,
         "train_crops": result.n_train, "val_crops": result.n_val, "train_seconds": round(result.seconds, 1),
         "val_accuracy": round(result.val_accuracy, 5),
         "val_accuracy_by_style": {k: round(v, 5) for k, v in result.val_by_style.items()},

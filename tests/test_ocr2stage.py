@@ -251,10 +251,6 @@ def test_decimal_points_and_colons_between_digits_are_read(reader) -> None:
 
 
 def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from ocr2stage.cli import app
-
     crops = tmp_path / "crops"
     crops.mkdir()
     rows = ["file,label"]
@@ -264,14 +260,24 @@ def test_fine_tuning_from_shipped_weights_on_user_crops(tmp_path: Path) -> None:
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(crops / "blank.png")
     rows.append("blank.png,reject")
     (crops / "labels.csv").write_text("\n".join(rows) + "\n")
+    _, record = _fine_tune(tmp_path, "--crops", crops)
+    assert record["train_crops"] == 9 and record["init"] == str(DEFAULT_PATH)
+
+
+def _fine_tune(tmp_path: Path, flag: str, folder: Path) -> tuple[str, dict]:
+    """One epoch from the shipped weights on the user's ``folder`` only; (output, weights record)."""
+    from typer.testing import CliRunner
+
+    from ocr2stage.cli import app
+
     out = tmp_path / "tuned.pt"
-    args = ["train", "--init", str(DEFAULT_PATH), "--crops", str(crops), "--n-images", "0", "--val-images", "2",
+    args = ["train", "--init", str(DEFAULT_PATH), flag, str(folder), "--n-images", "0", "--val-images", "2",
             "--epochs", "1", "--seed", "5", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(sidecar(out).read_text())
-    assert record["train_crops"] == 9 and record["init"] == str(DEFAULT_PATH)
-    CharClassifier.load(out)
+    assert CharClassifier.load(out).checksum == record["sha256"]
+    return result.output, record
 
 
 def test_a_box_joining_two_characters_is_split_and_both_are_read(detector: CharDetector, reader) -> None:
@@ -398,3 +404,84 @@ def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
         if before == truth and now != truth:
             broken.append((i, truth, now))
     assert fixed and not broken, (fixed, broken)
+
+
+def _text_labels(read: str, text: str) -> str:
+    from ocr2stage.classification.net import CLASSES
+    from ocr2stage.classification.text_labels import REJECT_SYMBOL, align_labels
+
+    return "".join("~" if k == len(CLASSES) - 1 else CLASSES[k] for k in align_labels(read.replace("~", REJECT_SYMBOL), text))
+
+
+def test_a_code_text_labels_misread_and_rejected_crops_with_its_characters() -> None:
+    assert _text_labels("7~BCZ23", "7ABC123") == "7ABC123"  # a rejected A and a misread 1 are labelled
+    assert _text_labels("~7~A.BC~", "7ABC") == "~7~A~BC~"  # a crop the label has no character for: reject
+    assert _text_labels("7BC", "7ABC") == "7BC"  # a character no crop holds is left out
+
+
+def test_a_label_line_labels_the_detected_line_read_closest_to_it() -> None:
+    from ocr2stage.classification.text_labels import REJECT_SYMBOL, label_lines
+
+    reads = [r.replace("~", REJECT_SYMBOL) for r in ("CALIFORNIA", "~7~A~B~C~1~2~3~", "DMV.CA.GOV")]
+    assert list(label_lines(reads, "7ABC123")) == [1]
+    assert sorted(label_lines(reads, "7ABC123\nCALIFORNIA")) == [0, 1]
+    assert label_lines(reads, "XQ88") == {}  # no line reads close enough: the image is left out
+
+
+def test_text_labels_agree_with_the_generator_boxes(detector: CharDetector) -> None:
+    """On generated codes, labelling crops from the text alone gives what the true boxes give."""
+    from ocr2stage.classification.crops import line_crops, to_gray
+    from ocr2stage.classification.dataset import label_detections
+    from ocr2stage.classification.text_labels import label_lines, reading
+
+    clf = CharClassifier.load()
+    agree = total = 0
+    for i in range(14):
+        sample = render_sample(sample_seed(11, i), style=STYLES[i % len(STYLES)])
+        rgb = np.asarray(sample.image.convert("RGB"))
+        lines = detector.detect(rgb)
+        per_line = [line_crops(to_gray(rgb), [line]) for line in lines]
+        matched = label_lines([reading(clf.probabilities(c)) for c in per_line], sample.text)
+        assert matched, sample.text
+        for k, labels in matched.items():
+            truth = label_detections(list(lines[k].chars), sample.chars)
+            agree += sum(a == b for a, b in zip(labels, truth))
+            total += len(labels)
+    assert total > 300 and agree / total >= 0.97
+
+
+def test_fine_tuning_on_user_code_images_labelled_by_text(tmp_path: Path) -> None:
+    """A user's labelled code images in bench's layout; the unusable ones are reported, not fatal."""
+    codes = tmp_path / "mine"
+    (codes / "images").mkdir(parents=True)
+    rows = ["file,text"]
+    for i in range(6):
+        sample = render_sample(sample_seed(11, i), style=STYLES[i % len(STYLES)])
+        sample.image.save(codes / "images" / f"{i}.png")
+        rows.append(f'{i}.png,"{sample.text}"')
+    shutil.copy(codes / "images" / "0.png", codes / "images" / "odd.png")
+    (codes / "images" / "broken.png").write_bytes(b"not a png")
+    rows += ["odd.png,AB#12", "broken.png,AB12", "gone.png,AB12", "0.png,AB12"]
+    (codes / "labels.csv").write_text("\n".join(rows) + "\n")
+    output, record = _fine_tune(tmp_path, "--codes", codes)
+    assert "user code images: 6 of 9 labelled" in output
+    for reason in ("odd.png: label characters '#'", "broken.png: corrupt", "gone.png: image not found",
+                   "0.png: duplicate label row"):
+        assert reason in output
+    assert record["train_crops"] > 60 and record["user_codes"] == str(codes)
+
+
+@pytest.mark.parametrize("where", ["realsets", "datasets"])
+def test_fine_tuning_refuses_evaluation_sets(tmp_path: Path, where: str) -> None:
+    from typer.testing import CliRunner
+
+    from ocr2stage.cli import app
+
+    if where == "datasets":
+        folder, why = "serials", "shipped test set"
+    else:
+        folder, why = str(tmp_path / "realsets" / "plates"), "real evaluation data"
+        (tmp_path / "realsets" / "plates" / "images").mkdir(parents=True)
+        (tmp_path / "realsets" / "plates" / "labels.csv").write_text("file,text\na.png,AB12\n")
+    result = CliRunner().invoke(app, ["train", "--codes", folder, "--n-images", "0", "--out", str(tmp_path / "x.pt")])
+    assert result.exit_code != 0 and why in result.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ocr2stage.classification.crops import crop, to_gray
-from ocr2stage.classification.dataset import CropSet, cached_crops
+from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
+from ocr2stage.classification.text_labels import text_labelled_crops
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector
 from ocr2stage.detection.craft import native_bf16
@@ -139,8 +140,32 @@ def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
     return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
-    """Stage-1 crops of generated images (cached), then epochs of augmented mini-batches."""
+def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: Iterable[tuple[str, np.ndarray | str, str]],
+                    log: Callable[[str], None]) -> CropSet:
+    """Crops of a user's code images labelled from their text (see :mod:`text_labels`), by the
+    classifier being fine-tuned (the shipped one when training from scratch)."""
+    reader = CharClassifier.load(cfg.init, cfg.device)
+    t, done = time.time(), 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if done % 100 == 0:
+            log(f"stage 1 on user code images: {done} done ({time.time() - t:.0f} s)")
+
+    out = text_labelled_crops(detector, reader.probabilities, codes, progress)
+    for line in out.skipped:
+        log(f"code image left out: {line}")
+    log(f"user code images: {out.used} of {out.images} labelled, {len(out.crops.labels)} crops "
+        f"({int((out.crops.labels == REJECT_INDEX).sum())} <reject>, {time.time() - t:.0f} s)")
+    return out.crops
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print,
+          codes: Iterable[tuple[str, np.ndarray | str, str]] | None = None) -> TrainResult:
+    """Stage-1 crops of generated images (cached), user crops and the crops of user code images
+    ``codes`` (``(file, RGB image or why it could not be read, label text)``), then epochs of
+    augmented mini-batches."""
     check_seed(cfg.seed)
     started = time.time()
     device = torch.device(cfg.device)
@@ -148,8 +173,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     parts = [generated_crops(detector, cfg, 0, cfg.n_images, log)] if cfg.n_images > 0 else []
     if cfg.user_crops is not None:
         parts.append(load_user_crops(cfg.user_crops))
-    if not parts:
-        raise ValueError("nothing to train on: give --n-images > 0 or --crops")
+    if codes is not None:
+        parts.append(user_code_crops(detector, cfg, codes, log))
+    if not parts or not sum(len(p.labels) for p in parts):
+        raise ValueError("nothing to train on: give --n-images > 0, --crops or --codes with usable images")
     data = CropSet.concat(parts)
     val = generated_crops(detector, cfg, cfg.n_images, cfg.val_images, log)
     if cfg.init is not None:
