@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
-from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_class, engine_names
+from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_class, engine_names, engine_options
+from bench.engines.base import EngineUnavailable
 from bench.readout import READOUTS
 from bench.results import summarize
 from bench.runner import RunError, RunOptions, default_run_dir, run as run_engines
@@ -73,6 +74,9 @@ def run(
     timeout: Annotated[float, typer.Option(help="Seconds one image may take before its engine is restarted.")] = 120.0,
     report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
     gate: Annotated[Optional[Path], typer.Option(help="Gate the run against this baseline (exit 1 on regression).")] = None,
+    engine_option: Annotated[Optional[list[str]], typer.Option(
+        "--engine-option", help="ENGINE.KEY=VALUE for an engine's constructor, repeatable; e.g. "
+                                "two-stage.classifier=my.pt reads with your fine-tuned classifier.")] = None,
 ) -> None:
     """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
     names = [e.strip() for e in engines.split(",") if e.strip()]
@@ -83,6 +87,10 @@ def run(
             _fail(str(e))
         except Exception:  # noqa: BLE001 - an engine that cannot import is recorded by its worker
             pass
+    try:
+        options = engine_options(engine_option or [], names)
+    except (ValueError, EngineUnavailable) as e:
+        _fail(str(e))
     if readout and readout not in READOUTS:
         _fail(f"unknown readout {readout!r}; choose one of {', '.join(READOUTS)}")
     if device != "cpu" and not device.startswith("cuda"):
@@ -97,7 +105,7 @@ def run(
         console.print(f"[yellow]skipped label:[/yellow] {problem}")
     run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
     opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
-                      command=shlex.join(["bench", *sys.argv[1:]]))
+                      engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]))
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
         tasks: dict[str, Any] = {}

@@ -42,6 +42,8 @@ class RunOptions:
     """Longest one image may take before its engine process is killed and restarted."""
     load_timeout_s: float = 600.0
     readout: str | None = None
+    engine_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Keyword arguments per engine's constructor (e.g. another classifier for two-stage)."""
     command: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -140,7 +142,7 @@ class _Worker:
         """Spawn the worker and wait until its engine is loaded."""
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=serve, args=(self.engine, self.opts.device, child, self.log), daemon=True)
+        self.proc = ctx.Process(target=serve, args=(self.engine, self.opts.device, self.opts.engine_options.get(self.engine, {}), child, self.log), daemon=True)
         self.proc.start()
         child.close()
         self.on_event(self.engine, "status:loading", 0)
@@ -240,6 +242,9 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
         previous = json.loads(run_json.read_text())
         if previous["dataset"]["fingerprint"] != fp:
             raise RunError(f"cannot resume {run_dir}: it was made from another version of the dataset")
+        if previous["options"].get("engine_options", {}) != opts.engine_options:
+            raise RunError(f"cannot resume {run_dir}: it was run with engine options "
+                           f"{previous['options'].get('engine_options', {})}, not {opts.engine_options}")
     manifest = dict(dataset.manifest)
     if opts.readout:
         manifest["readout"] = opts.readout
@@ -252,7 +257,7 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
         "manifest": manifest,
         "engines": list(opts.engines),
         "options": {"device": opts.device, "limit": opts.limit, "timeout_s": opts.timeout_s, "turn": TURN,
-                    **opts.extra},
+                    "engine_options": opts.engine_options, **opts.extra},
         "machine": machine(),
         "code_version": code_version(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -28,11 +28,11 @@ def _redirect_output(log: Path) -> None:
     os.close(fd)
 
 
-def serve(engine: str, device: str, conn: Connection, log: Path) -> None:
+def serve(engine: str, device: str, options: dict[str, str], conn: Connection, log: Path) -> None:
     _redirect_output(log)
     try:
         t0 = time.perf_counter()
-        eng = engine_class(engine)(device=device)
+        eng = engine_class(engine)(device=device, **options)
         load_s = time.perf_counter() - t0
         conn.send(("loaded", eng.describe().to_dict(), load_s))
     except Exception as e:  # noqa: BLE001 - any load failure is recorded, never raised

@@ -38,7 +38,10 @@ def test_cli_run_writes_every_result_file(clean_dataset: Path, tmp_path: Path):
     assert (table["correct"] == (table["truth"] == table["prediction"])).all()
 
 
-@pytest.mark.parametrize("args", [["--engines", "nope"], ["--dataset", "no-such-set"], ["--readout", "longest"]])
+@pytest.mark.parametrize("args", [["--engines", "nope"], ["--dataset", "no-such-set"], ["--readout", "longest"],
+                                  ["--engine-option", "tesseract.classifier=x.pt"],
+                                  ["--engine-option", "two-stage.classifier=x.pt"],
+                                  ["--engine-option", "tesseract"]])
 def test_usage_errors_exit_before_work(args: list[str], clean_dataset: Path, tmp_path: Path):
     base = ["run", "--dataset", str(clean_dataset), "--engines", "tesseract", "--out", str(tmp_path / "r")]
     result = CliRunner().invoke(app, base + args)
@@ -144,3 +147,21 @@ def test_engines_take_turns_of_sixteen_images(tmp_path: Path):
         recs = [json.loads(x) for x in (out / "predictions" / f"{e}.jsonl").read_text().splitlines()]
         assert [r["file"] for r in recs] == [it.file for it in ds.items]
         assert sum(r["prediction"] == r["truth"] for r in recs) >= 0.5 * len(recs)
+
+
+def test_two_stage_reads_with_a_classifier_given_as_an_engine_option(clean_dataset: Path, tmp_path: Path):
+    """The weights read are the ones given (recorded by checksum), and a resume must use them too."""
+    from ocr2stage.pipeline import SECOND_OPINION_PATH
+
+    out = tmp_path / "run"
+    args = ["run", "--dataset", str(clean_dataset), "--engines", "two-stage", "--out", str(out), "--no-report"]
+    option = ["--engine-option", f"two-stage.classifier={SECOND_OPINION_PATH}"]
+    result = CliRunner().invoke(app, args + option)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "engines" / "two-stage.json").read_text())["info"]
+    assert set(info["weights"]) == {"craft_mlt_25k.pth", "classifier_second.pt"}
+    assert "second opinion" not in info["models"]["classifier"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engines"]["two-stage"]["metrics"]["sequence_accuracy"] >= 0.5
+    resumed = CliRunner().invoke(app, args + ["--resume"])
+    assert resumed.exit_code == 2 and "engine options" in resumed.output

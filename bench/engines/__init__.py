@@ -8,6 +8,7 @@ unregistered adapter can be named directly as ``module:Class``.
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
 
 from bench.engines.base import Engine, EngineUnavailable
@@ -58,3 +59,26 @@ def availability(name: str) -> str | None:
     except EngineUnavailable as e:
         return str(e)
     return None
+
+
+def engine_options(specs: list[str], engines: list[str]) -> dict[str, dict[str, str]]:
+    """``ENGINE.KEY=VALUE`` strings -> keyword arguments per engine, checked against the engines
+    being run and their constructors' parameters (imports the classes, loads nothing).
+
+    Why checked up front: a typo would otherwise surface only as an engine that failed to load,
+    after every other engine had been loaded; raises ValueError with what is wrong.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        target, eq, value = spec.partition("=")
+        engine, dot, key = target.rpartition(".")
+        if not eq or not dot or not engine or not key:
+            raise ValueError(f"engine option {spec!r} is not ENGINE.KEY=VALUE")
+        if engine not in engines:
+            raise ValueError(f"engine option {spec!r}: {engine!r} is not among the engines run ({', '.join(engines)})")
+        params = inspect.signature(engine_class(engine)).parameters
+        if key == "device" or key not in params:
+            takes = ", ".join(p for p in params if p != "device") or "none"
+            raise ValueError(f"engine option {spec!r}: {engine} takes no option {key!r} (its options: {takes})")
+        out.setdefault(engine, {})[key] = value
+    return out

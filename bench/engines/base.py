@@ -106,7 +106,9 @@ class Engine(Protocol):
         """Raise EngineUnavailable naming what is missing (package, binary, weights); loads nothing."""
         ...
 
-    def __init__(self, device: str = "cpu") -> None: ...
+    def __init__(self, device: str = "cpu") -> None:
+        """Further keyword parameters, if any, are the engine's options (``bench run --engine-option``)."""
+        ...
 
     def describe(self) -> EngineInfo:
         """Versions, models, weight checksums and device of the loaded engine."""

@@ -7,6 +7,7 @@ onto the harness's Reading/Line/Char here.
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -36,7 +37,10 @@ class TwoStageEngine:
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", classifier: str | None = None) -> None:
+        """``classifier``: weights of your own (``ocr2stage train --init ... --codes ...``, checksum
+        sidecar beside), read alone as ``TwoStageOCR.from_pretrained`` reads them; default: the
+        shipped pair."""
         try:
             from ocr2stage import TwoStageOCR
             from ocr2stage.detection import WeightsError
@@ -44,7 +48,8 @@ class TwoStageEngine:
             raise EngineUnavailable(f"two-stage: {e}") from e
         self.device = device
         try:
-            self._ocr = TwoStageOCR.from_pretrained(device=device, **self.precision)
+            self._ocr = TwoStageOCR.from_pretrained(
+                device=device, classifier_path=None if classifier is None else Path(classifier), **self.precision)
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
