@@ -8,10 +8,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import numpy as np
 import typer
+
+if TYPE_CHECKING:  # heavy (torch): imported where a command needs it
+    from ocr2stage.classification.text_labels import CodeImage, CodeImages
 
 app = typer.Typer(add_completion=False, help="Two-stage OCR: CRAFT character detection + CNN classifier.")
 
@@ -20,13 +23,14 @@ def _normalise(text: str) -> str:
     return "".join(text.split()).upper()
 
 
-def _code_images(name_or_path: str) -> Iterator[tuple[str, np.ndarray | str, str]]:
-    """``(file, RGB image or why it cannot be read, label)`` of a dataset the user may train on.
+def _code_images(name_or_path: str) -> CodeImages:
+    """The labelled images of a dataset the user may train on, identified by its fingerprint.
 
     Why bench's loader: a user's labelled set is read exactly as ``bench run`` reads it, bad rows
     reported the same way. Evaluation sets are refused here, before training starts; images are
     read one at a time as training labels them."""
-    from bench.datasets import DatasetError, ImageError, evaluation_only, load_dataset, load_image
+    from bench.datasets import DatasetError, ImageError, evaluation_only, fingerprint, load_dataset, load_image
+    from ocr2stage.classification.text_labels import CodeImages
 
     try:
         ds = load_dataset(name_or_path)
@@ -38,14 +42,14 @@ def _code_images(name_or_path: str) -> Iterator[tuple[str, np.ndarray | str, str
     for problem in ds.problems:
         typer.echo(f"label row left out: {problem}")
 
-    def read() -> Iterator[tuple[str, np.ndarray | str, str]]:
+    def read() -> Iterator[CodeImage]:
         for item in ds.items:
             try:
                 yield item.file, load_image(ds.images_dir / item.file), item.text
             except ImageError as exc:
                 yield item.file, str(exc), item.text
 
-    return read()
+    return CodeImages(fingerprint(ds.root), read())
 
 
 @app.command()

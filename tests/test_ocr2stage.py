@@ -469,6 +469,8 @@ def test_fine_tuning_on_user_code_images_labelled_by_text(tmp_path: Path) -> Non
                    "0.png: duplicate label row"):
         assert reason in output
     assert record["train_crops"] > 60 and record["user_codes"] == str(codes)
+    again, _ = _fine_tune(tmp_path, "--codes", codes)  # labelled crops come from the cache
+    assert "labelled crops from the cache" in again and "code image left out" not in again
 
 
 @pytest.mark.parametrize("where", ["realsets", "datasets"])

@@ -146,21 +146,23 @@ def detect_crops(
     )
 
 
-def cache_key(detector: CharDetector, dataset_seed: int, start: int, count: int) -> str:
-    """Identity of a crop set: generator and stage-1 source, settings and the image range.
+def cache_key(detector: CharDetector, *identity: object, sources: tuple[Path, ...] | None = None) -> str:
+    """Identity of a crop set: the source of the code that drew and cut it, stage 1's settings and
+    weights, and ``identity`` (which images). ``sources``: the modules that drew the images and
+    labelled the crops besides stage 1 and the crop cutter (default: the generator's).
 
-    Why the generator's source is hashed: a change to how images are drawn must not silently
-    reuse crops of the old images.
+    Why the source is hashed: a change to how images are drawn, cut or labelled must not silently
+    reuse the old crops.
     """
     import ocr2stage.synth as synth
 
     h = hashlib.sha256()
-    for p in sorted(Path(synth.__file__).parent.glob("*.py")):
+    for p in sorted(Path(synth.__file__).parent.glob("*.py")) if sources is None else sources:
         h.update(p.read_bytes())
     here = Path(__file__).resolve().parent
     for p in [here / "crops.py", here / "dataset.py", *sorted((here.parent / "detection").glob("*.py"))]:
         h.update(p.read_bytes())
-    h.update(repr((detector.config, detector.checksum, detector.net.precision, dataset_seed, start, count)).encode())
+    h.update(repr((detector.config, detector.checksum, detector.net.precision, *identity)).encode())
     return h.hexdigest()[:16]
 
 

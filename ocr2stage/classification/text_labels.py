@@ -66,6 +66,19 @@ def label_lines(reads: list[str], text: str) -> dict[int, list[int]]:
     return out
 
 
+CodeImage = tuple[str, np.ndarray | str, str]
+"""``(file, RGB image or the reason it could not be read, label text)``."""
+
+
+@dataclass
+class CodeImages:
+    """A user's labelled code images, read one at a time, and what identifies them (e.g. the
+    dataset's fingerprint) so that their labelled crops can be cached."""
+
+    identity: str
+    images: Iterable[CodeImage]
+
+
 @dataclass
 class TextLabelled:
     """Crops labelled from code images' text, with what was left out and why."""
@@ -87,10 +100,10 @@ def label_text(text: str) -> str | None:
 
 def text_labelled_crops(
     detector: CharDetector, probabilities: Callable[[np.ndarray], np.ndarray],
-    images: Iterable[tuple[str, np.ndarray | str, str]], progress: Callable[[int], None] | None = None,
+    images: Iterable[CodeImage], progress: Callable[[int], None] | None = None,
 ) -> TextLabelled:
-    """Stage 1 and ``probabilities`` (a classifier's) over ``(file, RGB image or the reason it
-    could not be read, label text)``, and every crop of the matched lines with its label."""
+    """Stage 1 and ``probabilities`` (a classifier's) over code images, and every crop of the
+    matched lines with its label."""
     crops, labels, image_index, skipped, n, used = [], [], [], [], 0, 0
     for i, (name, rgb, text) in enumerate(images):
         n += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ocr2stage.classification.crops import crop, to_gray
-from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cached_crops
+from ocr2stage.classification import text_labels
+from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
-from ocr2stage.classification.text_labels import text_labelled_crops
+from ocr2stage.classification.text_labels import CodeImages, text_labelled_crops
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector
 from ocr2stage.detection.craft import native_bf16
@@ -140,11 +141,17 @@ def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
     return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
 
 
-def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: Iterable[tuple[str, np.ndarray | str, str]],
-                    log: Callable[[str], None]) -> CropSet:
-    """Crops of a user's code images labelled from their text (see :mod:`text_labels`), by the
-    classifier being fine-tuned (the shipped one when training from scratch)."""
+def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: CodeImages, log: Callable[[str], None]) -> CropSet:
+    """Crops of a user's code images labelled from their text (see :mod:`text_labels`) by the
+    classifier being fine-tuned (the shipped one when training from scratch), cached under
+    ``cfg.cache_dir`` like generated crops: a re-run with other epochs skips stage 1."""
     reader = CharClassifier.load(cfg.init, cfg.device)
+    key = cache_key(detector, codes.identity, reader.checksum, sources=(Path(text_labels.__file__),))
+    path = Path(cfg.cache_dir) / f"codes-{key}.npz"
+    if path.exists():
+        crops = CropSet.load(path)
+        log(f"user code images: {len(crops.labels)} labelled crops from the cache ({path})")
+        return crops
     t, done = time.time(), 0
 
     def progress(n: int) -> None:
@@ -153,19 +160,18 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: Iterable[tu
         if done % 100 == 0:
             log(f"stage 1 on user code images: {done} done ({time.time() - t:.0f} s)")
 
-    out = text_labelled_crops(detector, reader.probabilities, codes, progress)
+    out = text_labelled_crops(detector, reader.probabilities, codes.images, progress)
     for line in out.skipped:
         log(f"code image left out: {line}")
     log(f"user code images: {out.used} of {out.images} labelled, {len(out.crops.labels)} crops "
         f"({int((out.crops.labels == REJECT_INDEX).sum())} <reject>, {time.time() - t:.0f} s)")
+    out.crops.save(path)
     return out.crops
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print,
-          codes: Iterable[tuple[str, np.ndarray | str, str]] | None = None) -> TrainResult:
+def train(cfg: TrainConfig, log: Callable[[str], None] = print, codes: CodeImages | None = None) -> TrainResult:
     """Stage-1 crops of generated images (cached), user crops and the crops of user code images
-    ``codes`` (``(file, RGB image or why it could not be read, label text)``), then epochs of
-    augmented mini-batches."""
+    ``codes``, then epochs of augmented mini-batches."""
     check_seed(cfg.seed)
     started = time.time()
     device = torch.device(cfg.device)
