@@ -192,12 +192,13 @@ def load_dataset(name_or_path: str) -> Dataset:
 
 
 def evaluation_only(ds: Dataset) -> str | None:
-    """Why ``ds`` must never be trained on, or None: the project's shipped sets are test sets, and
-    whatever lies in a ``realsets`` folder is real evaluation data (see ../shared/realsets)."""
+    """Why ``ds`` must never be trained on, or None: its manifest says it is a test set
+    (``evaluation_only``), or it lies in a ``realsets`` folder (real evaluation data, see
+    ../shared/realsets) whatever its manifest says."""
     if "realsets" in ds.root.resolve().parts:
         return f"{ds.name} is real evaluation data ({ds.root}): never train or fine-tune on it"
-    if PROJECT_DATASETS.resolve() in ds.root.resolve().parents:
-        return f"{ds.name} is a shipped test set: never train or fine-tune on it"
+    if ds.manifest.get("evaluation_only"):
+        return f"{ds.name} is a test set (evaluation_only in its manifest): never train or fine-tune on it"
     return None
 
 

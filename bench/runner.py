@@ -142,7 +142,8 @@ class _Worker:
         """Spawn the worker and wait until its engine is loaded."""
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=serve, args=(self.engine, self.opts.device, self.opts.engine_options.get(self.engine, {}), child, self.log), daemon=True)
+        options = self.opts.engine_options.get(self.engine, {})
+        self.proc = ctx.Process(target=serve, args=(self.engine, self.opts.device, options, child, self.log), daemon=True)
         self.proc.start()
         child.close()
         self.on_event(self.engine, "status:loading", 0)

@@ -480,7 +480,7 @@ def test_fine_tuning_refuses_evaluation_sets(tmp_path: Path, where: str) -> None
     from ocr2stage.cli import app
 
     if where == "datasets":
-        folder, why = "serials", "shipped test set"
+        folder, why = "serials", "test set (evaluation_only"
     else:
         folder, why = str(tmp_path / "realsets" / "plates"), "real evaluation data"
         (tmp_path / "realsets" / "plates" / "images").mkdir(parents=True)

@@ -146,6 +146,8 @@ def test_nameplate_faces_draw_every_character_of_the_charset(key: str) -> None:
 
 
 def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:
+    from ocr2stage.synth.dataset import manifest as synth_manifest
+
     steps: list[int] = []
     out = generate_dataset(tmp_path / "mini", n=8, seed=7, progress=steps.append)
     assert steps == [1] * 8
@@ -153,6 +155,8 @@ def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:
     assert manifest["charset"] == CHARSET and manifest["readout"] == "all_lines"
     assert manifest["normalize"] == {"uppercase": True, "remove_whitespace": True}
     assert manifest["generator"] == {"recipe": RECIPE, "seed": 7, "styles": list(STYLES), "n": 8}
+    assert "evaluation_only" not in manifest  # a dev set may be trained on; a test seed's set may not:
+    assert synth_manifest("t", 1, TEST_SEEDS["serials"], STYLES)["evaluation_only"] is True
     assert (out / "contact_sheet.png").is_file()
     dataset = load_dataset(str(out))
     assert not dataset.problems and len(dataset.items) == 8

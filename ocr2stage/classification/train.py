@@ -23,7 +23,6 @@ from ocr2stage.classification.crops import crop, to_gray
 from ocr2stage.classification import text_labels
 from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
-from ocr2stage.classification.text_labels import CodeImages, text_labelled_crops
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector
 from ocr2stage.detection.craft import native_bf16
@@ -141,7 +140,8 @@ def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
     return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
 
 
-def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: CodeImages, log: Callable[[str], None]) -> CropSet:
+def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels.CodeImages,
+                    log: Callable[[str], None]) -> CropSet:
     """Crops of a user's code images labelled from their text (see :mod:`text_labels`) by the
     classifier being fine-tuned (the shipped one when training from scratch), cached under
     ``cfg.cache_dir`` like generated crops: a re-run with other epochs skips stage 1."""
@@ -160,7 +160,7 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: CodeImages,
         if done % 100 == 0:
             log(f"stage 1 on user code images: {done} done ({time.time() - t:.0f} s)")
 
-    out = text_labelled_crops(detector, reader.probabilities, codes.images, progress)
+    out = text_labels.text_labelled_crops(detector, reader.probabilities, codes.images, progress)
     for line in out.skipped:
         log(f"code image left out: {line}")
     log(f"user code images: {out.used} of {out.images} labelled, {len(out.crops.labels)} crops "
@@ -169,7 +169,8 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: CodeImages,
     return out.crops
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print, codes: CodeImages | None = None) -> TrainResult:
+def train(cfg: TrainConfig, log: Callable[[str], None] = print,
+          codes: text_labels.CodeImages | None = None) -> TrainResult:
     """Stage-1 crops of generated images (cached), user crops and the crops of user code images
     ``codes``, then epochs of augmented mini-batches."""
     check_seed(cfg.seed)

@@ -85,11 +85,12 @@ def generate_dataset(
 
 def manifest(name: str, n: int, seed: int, styles: Sequence[str]) -> dict:
     """manifest.json of a generated set: whole-code readout, case and spaces ignored."""
-    test = " A test set: never train on it." if seed in TEST_SEEDS.values() else ""
+    test = seed in TEST_SEEDS.values()
     return {
         "name": name,
         "description": f"Synthetic industrial codes ({n} images; styles {', '.join(styles)}) rendered by "
-                       f"{RECIPE} from seed {seed}.{test}",
+                       f"{RECIPE} from seed {seed}.{' A test set: never train on it.' if test else ''}",
+        **({"evaluation_only": True} if test else {}),
         "charset": CHARSET,
         "readout": "all_lines",
         "normalize": {"uppercase": True, "remove_whitespace": True},
