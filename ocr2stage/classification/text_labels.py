@@ -84,12 +84,15 @@ class TextLabelled:
     """Crops labelled from code images' text, with what was left out and why."""
 
     crops: CropSet
-    images: int
     used: int
     """Images at least one line of which was labelled."""
     skipped: list[str]
     """``file: reason`` per image left out (unreadable, characters outside the charset, no line
     read close enough to the label)."""
+
+    @property
+    def images(self) -> int:
+        return self.used + len(self.skipped)
 
 
 def label_text(text: str) -> str | None:
@@ -103,20 +106,20 @@ def text_labelled_crops(
     images: Iterable[CodeImage], progress: Callable[[int], None] | None = None,
 ) -> TextLabelled:
     """Stage 1 and ``probabilities`` (a classifier's) over code images, and every crop of the
-    matched lines with its label."""
-    crops, labels, image_index, skipped, n, used = [], [], [], [], 0, 0
+    matched lines with its label. All crops of an image are read in one forward pass."""
+    crops, labels, image_index, skipped, used = [], [], [], [], 0
     for i, (name, rgb, text) in enumerate(images):
-        n += 1
         reason = rgb if isinstance(rgb, str) else label_text(text)
         lines: list[DetectedLine] = [] if reason else detector.detect(rgb)
         if not reason and not lines:
             reason = "stage 1 found no characters"
         if not reason:
-            gray = to_gray(rgb)
-            per_line = [line_crops(gray, [line]) for line in lines]
-            matched = label_lines([reading(probabilities(c)) for c in per_line], text)
+            image_crops = line_crops(to_gray(rgb), lines)
+            probs = probabilities(image_crops)
+            bounds = np.cumsum([0] + [len(line.chars) for line in lines])
+            matched = label_lines([reading(probs[a:b]) for a, b in zip(bounds, bounds[1:])], text)
             for k, line_labels in matched.items():
-                crops.append(per_line[k])
+                crops.append(image_crops[bounds[k]:bounds[k + 1]])
                 labels += line_labels
                 image_index += [i] * len(line_labels)
             used += bool(matched)
@@ -129,4 +132,4 @@ def text_labelled_crops(
     crop_set = CropSet(np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
                        np.array(labels, np.int64), np.array(image_index, np.int32), np.zeros(m, np.int16),
                        ("user",), 0)
-    return TextLabelled(crop_set, n, used, skipped)
+    return TextLabelled(crop_set, used, skipped)
