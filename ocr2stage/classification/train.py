@@ -182,7 +182,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print,
         parts.append(load_user_crops(cfg.user_crops))
     if codes is not None:
         parts.append(user_code_crops(detector, cfg, codes, log))
-    if not parts or not sum(len(p.labels) for p in parts):
+    if not sum(len(p.labels) for p in parts):  # none given, or none usable
         raise ValueError("nothing to train on: give --n-images > 0, --crops or --codes with usable images")
     data = CropSet.concat(parts)
     val = generated_crops(detector, cfg, cfg.n_images, cfg.val_images, log)
