@@ -101,6 +101,11 @@ class CropSet:
         return CropSet(d["crops"], d["labels"], d["image"], d["style"], tuple(str(s) for s in d["styles"]),
                        int(d["n_truth"]))
 
+    def select(self, mask: np.ndarray) -> CropSet:
+        """The crops where ``mask`` is true (e.g. those of some images: a cross-validation fold's
+        training crops); ``n_truth`` is not kept, as it counts whole images."""
+        return CropSet(self.crops[mask], self.labels[mask], self.image[mask], self.style[mask], self.styles, 0)
+
     @staticmethod
     def concat(sets: list[CropSet]) -> CropSet:
         styles = tuple(dict.fromkeys(s for cs in sets for s in cs.styles))

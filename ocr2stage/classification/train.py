@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,9 +170,10 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print,
-          codes: text_labels.CodeImages | None = None) -> TrainResult:
-    """Stage-1 crops of generated images (cached), user crops and the crops of user code images
-    ``codes``, then epochs of augmented mini-batches."""
+          codes: text_labels.CodeImages | None = None, extra: Sequence[CropSet] = ()) -> TrainResult:
+    """Stage-1 crops of generated images (cached), user crops, the crops of user code images
+    ``codes`` and ``extra`` labelled crops (e.g. a cross-validation fold's share of
+    :func:`user_code_crops`), then epochs of augmented mini-batches."""
     check_seed(cfg.seed)
     started = time.time()
     device = torch.device(cfg.device)
@@ -182,6 +183,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print,
         parts.append(load_user_crops(cfg.user_crops))
     if codes is not None:
         parts.append(user_code_crops(detector, cfg, codes, log))
+    parts += extra
     if not sum(len(p.labels) for p in parts):  # none given, or none usable
         raise ValueError("nothing to train on: give --n-images > 0, --crops or --codes with usable images")
     data = CropSet.concat(parts)
