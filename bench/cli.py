@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -274,6 +275,88 @@ def _gate(run_dir: Path, baseline: Path, config: Path | None, junit: Path | None
     from bench.gate import run_gate
 
     return run_gate(run_dir, baseline, config, junit=junit, markdown=markdown)
+
+
+def _progress_bars() -> Progress:
+    return Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+
+
+def _progress_events(progress: Progress) -> Any:
+    """An ``OnEvent`` (bench.runner) that keeps one bar per task: an engine, or a crossval step."""
+    tasks: dict[str, Any] = {}
+
+    def on_event(name: str, event: str, count: int) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=None, status="")
+        if event == "total":
+            progress.update(tasks[name], total=count)
+        elif event == "advance":
+            progress.advance(tasks[name], count)
+        else:
+            progress.update(tasks[name], status=event.removeprefix("status:")[:60])
+
+    return on_event
+
+
+@app.command()
+def crossval(
+    dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")],
+    folds: Annotated[int, typer.Option(min=2, help="Number of folds (k).")] = 5,
+    group_by: Annotated[Optional[str], typer.Option(
+        help="Keep images of one group in one fold: 'text' (the label: several photos of one plate) or a "
+             "meta column of the labels.")] = None,
+    engines: Annotated[str, typer.Option(help="Peers read unchanged (two-stage is always among them).")] = ",".join(
+        DEFAULT_ENGINES),
+    seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 0,
+    epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs per fold.")] = 3,
+    n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed into each fold's fine-tuning.")] = 0,
+    val_images: Annotated[int, typer.Option(min=1, help="Generated images the fine-tuning is checked on.")] = 200,
+    train_seed: Annotated[int, typer.Option(help="Seed of the generated images and the training order.")] = 1,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", help="Run folder (default reports/crossval-<dataset>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the crossval in --out (same split and settings).")] = False,
+    cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    timeout: Annotated[float, typer.Option(help="Seconds one image may take before its engine is restarted.")] = 120.0,
+    report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
+) -> None:
+    """What fine-tuning the classifier on your own labelled images buys, measured across folds:
+    each image is read by a classifier fine-tuned on the other folds only (docs/crossval.md)."""
+    from bench.crossval import FINETUNED, CrossvalError, CrossvalOptions, plan
+    from bench.crossval import crossval as run_crossval
+    from bench.runner import REPORTS
+
+    names = [e.strip() for e in engines.split(",") if e.strip()]
+    if FINETUNED in names:
+        _fail(f"{FINETUNED} is the name crossval gives the fold-tuned readings; it is not a peer")
+    for name in names:  # an engine that is known but cannot import is recorded by its worker
+        if name not in engine_names() and ":" not in name:
+            _fail(str(UnknownEngine(name)))
+    if device != "cpu" and not device.startswith("cuda"):
+        _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    if resume and out_dir is None:
+        _fail("--resume needs the run folder: --out DIR")
+    try:
+        ds = load_dataset(dataset)
+    except DatasetError as e:
+        _fail(str(e))
+    for problem in ds.problems:
+        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    opts = CrossvalOptions(folds=folds, seed=seed, group_by=group_by, engines=tuple(names), epochs=epochs,
+                           n_images=n_images, val_images=val_images, train_seed=train_seed, cache_dir=cache_dir,
+                           device=device, timeout_s=timeout, command=shlex.join(["bench", *sys.argv[1:]]))
+    run_dir = out_dir or REPORTS / f"crossval-{ds.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    try:
+        plan(ds, opts)  # bad folds or groups stop here, before any work (and before the progress bars)
+        with _progress_bars() as progress:
+            run_crossval(ds, opts, run_dir, resume=resume, on_event=_progress_events(progress))
+    except (CrossvalError, RunError) as e:
+        _fail(str(e))
+    print_summary(summarize(run_dir))
+    out.print(f"run folder: {run_dir}")
+    if report:
+        _write_report(run_dir, None)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ class RunOptions:
     """Keyword arguments per engine's constructor (e.g. another classifier for two-stage)."""
     command: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Name in the run -> engine it runs, for one engine read under a second name with other options
+    (``bench crossval``: ``two-stage-finetuned`` is ``two-stage`` with each fold's classifier)."""
 
 
 OnEvent = Callable[[str, str, int], None]
@@ -143,7 +146,8 @@ class _Worker:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe(duplex=True)
         options = self.opts.engine_options.get(self.engine, {})
-        self.proc = ctx.Process(target=serve, args=(self.engine, self.opts.device, options, child, self.log), daemon=True)
+        target = self.opts.aliases.get(self.engine, self.engine)
+        self.proc = ctx.Process(target=serve, args=(target, self.opts.device, options, child, self.log), daemon=True)
         self.proc.start()
         child.close()
         self.on_event(self.engine, "status:loading", 0)
@@ -157,9 +161,25 @@ class _Worker:
             self.load_failed = True
             self.stop()
         else:
-            if not self.engine_json.exists():
-                self.engine_json.write_text(json.dumps({"engine": self.engine, "info": msg[1], "load_s": msg[2], "error": None}, indent=2))
+            self._record_load(msg[1], msg[2])
             self.on_event(self.engine, "status:reading", 0)
+
+    def _record_load(self, info: dict[str, Any], load_s: float) -> None:
+        """Write ``engines/<engine>.json`` at the first load. A later load (a restart, or the next
+        item subset read with other weights under an alias) adds the weight files it read, so the
+        record names every file behind the engine's results; the first load time stays."""
+        target = self.opts.aliases.get(self.engine, self.engine)
+        if target != self.engine:  # the engine's own label, marked with the name it runs under
+            info = {**info, "name": self.engine, "label": f"{self.engine} ({info.get('label') or target})"}
+        if self.engine_json.exists():
+            record = json.loads(self.engine_json.read_text())
+            weights = record["info"].setdefault("weights", {})
+            if set(info.get("weights", {}).items()) <= set(weights.items()):
+                return
+            weights.update(info.get("weights", {}))
+        else:
+            record = {"engine": self.engine, "info": info, "load_s": load_s, "error": None}
+        self.engine_json.write_text(json.dumps(record, indent=2))
 
     def _answer(self, timeout: float) -> tuple | str:
         """The worker's next message, or what went wrong instead (timeout, process death)."""
@@ -234,6 +254,14 @@ def _take_turns(items: list[Item], dataset: Dataset, workers: dict[str, _Worker]
 def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
         on_event: OnEvent = lambda *_: None) -> Path:
     """Run every engine of ``opts`` over ``dataset`` into ``run_dir``; returns ``run_dir``."""
+    items, manifest = start_run(dataset, opts, run_dir, resume)
+    read_items(dataset, items, manifest, opts, run_dir, on_event)
+    return run_dir
+
+
+def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False) -> tuple[list[Item], dict[str, Any]]:
+    """Check the run folder and write ``run.json``; return the images to read and the manifest
+    in force (the dataset's, with ``opts.readout``). Raises RunError."""
     items = dataset.items[: opts.limit] if opts.limit else dataset.items
     fp = fingerprint(dataset.root)
     run_json = run_dir / "run.json"
@@ -258,12 +286,21 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
         "manifest": manifest,
         "engines": list(opts.engines),
         "options": {"device": opts.device, "limit": opts.limit, "timeout_s": opts.timeout_s, "turn": TURN,
-                    "engine_options": opts.engine_options, **opts.extra},
+                    "engine_options": opts.engine_options, **({"aliases": opts.aliases} if opts.aliases else {}),
+                    **opts.extra},
         "machine": machine(),
         "code_version": code_version(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     run_json.write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    return items, manifest
+
+
+def read_items(dataset: Dataset, items: list[Item], manifest: dict[str, Any], opts: RunOptions, run_dir: Path,
+               on_event: OnEvent = lambda *_: None) -> None:
+    """Every engine of ``opts`` over those of ``items`` it has no result for yet, taking turns,
+    appending to the run folder that :func:`start_run` prepared. Called once per subset of the
+    images when each subset is read with other engine options (a cross-validation fold)."""
     todo: dict[str, set[str]] = {}
     for engine in opts.engines:
         done = _read_done(run_dir / "predictions" / f"{engine}.jsonl")
@@ -283,4 +320,3 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
         for w in workers.values():
             w.stop()
             w.writer.close()
-    return run_dir
