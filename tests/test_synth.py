@@ -3,10 +3,13 @@ and the shipped ``serials`` test set."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import re
 import string
+import tarfile
 from collections import Counter
 from pathlib import Path
 
@@ -17,10 +20,11 @@ from bench.datasets import fingerprint, load_dataset, load_image, write_fingerpr
 from ocr2stage.synth import (
     CHARSET, RECIPE, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
 )
+from ocr2stage.synth import fonts
 from ocr2stage.synth.codes import registration
 from ocr2stage.synth.dataset import save_png
 from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry
-from ocr2stage.synth.fonts import FONTS, font_path, truetype
+from ocr2stage.synth.fonts import FONTS, font_path, undrawn_chars
 from ocr2stage.synth.glyphs import font_layout
 from ocr2stage.synth.styles import NAMEPLATE_FONTS, Flat
 
@@ -136,13 +140,80 @@ def test_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize("key", NAMEPLATE_FONTS)
 def test_nameplate_faces_draw_every_character_of_the_charset(key: str) -> None:
     """A face without a glyph draws its .notdef box (or nothing) and the label would lie."""
-    font = truetype(key, 40)
+    assert undrawn_chars(key, CHARSET) == ""
 
-    def ink(char: str) -> bytes:
-        return bytes(font.getmask(char))
 
-    missing = ink("\ue000")  # a private-use code point no face here draws
-    assert [c for c in CHARSET.strip() if not any(ink(c)) or ink(c) == missing] == []
+def test_the_check_catches_a_face_that_lacks_glyphs() -> None:
+    # DSEG7 draws digits and letters on seven segments, but has no slash
+    assert undrawn_chars("dseg7_classic", CHARSET) == "/"
+    assert undrawn_chars("dejavu_sans", CHARSET + "\ue000") == "\ue000"
+
+
+def test_nameplates_draw_from_over_a_hundred_pinned_faces() -> None:
+    assert len(set(NAMEPLATE_FONTS)) == len(NAMEPLATE_FONTS) >= 100
+    assert set(NAMEPLATE_FONTS) <= set(FONTS)
+    assert {f"roadgeek_{s}" for s in ("b", "c", "d", "e", "em", "eem", "f")} <= set(NAMEPLATE_FONTS)
+    npm_faces = [k for k in NAMEPLATE_FONTS if FONTS[k][1] in fonts.NPM_INTEGRITY]
+    assert len(npm_faces) >= 100
+    assert {FONTS[k][1] for k in npm_faces} == set(fonts.NPM_INTEGRITY)  # no package installed for nothing
+    fonts_seen = {render_sample(sample_seed(17, i), "nameplate").meta["font"] for i in range(40)}
+    assert len(fonts_seen & set(NAMEPLATE_FONTS)) >= 25
+
+
+def _fake_npm_pack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, files: dict[str, bytes]) -> list[list[str]]:
+    """npm replaced by a stand-in that packs ``files`` as @fontsource/fake@1.0.0; returns its calls."""
+    tarball = tmp_path / "fontsource-fake-1.0.0.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], **_: object) -> object:
+        calls.append(cmd)
+        dest = Path(cmd[cmd.index("--pack-destination") + 1])
+        (dest / tarball.name).write_bytes(tarball.read_bytes())
+        out = [{"name": "@fontsource/fake", "version": "1.0.0", "filename": tarball.name}]
+        return type("Done", (), {"stdout": json.dumps(out)})()
+
+    monkeypatch.setattr(fonts.shutil, "which", lambda _: "/usr/bin/npm")
+    monkeypatch.setattr(fonts.subprocess, "run", run)
+    monkeypatch.setattr(fonts, "FONTS", {"fake_400": ("files/fake-latin-400-normal.woff", "@fontsource/fake@1.0.0")})
+    return calls
+
+
+def test_npm_faces_install_once_and_a_changed_tarball_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    calls = _fake_npm_pack(monkeypatch, tmp_path, {"files/fake-latin-400-normal.woff": b"wOFF", "LICENSE": b"OFL"})
+    packed = (tmp_path / "fontsource-fake-1.0.0.tgz").read_bytes()
+    sha = "sha512-" + base64.b64encode(hashlib.sha512(packed).digest()).decode()
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(fonts, "NPM_INTEGRITY", {"@fontsource/fake@1.0.0": "sha512-pinnedbutdifferent"})
+    with pytest.raises(RuntimeError, match="differs from the pinned"):
+        fonts.install_npm_fonts(cache)
+    assert not (cache / "@fontsource+fake@1.0.0").exists()
+    monkeypatch.setattr(fonts, "NPM_INTEGRITY", {"@fontsource/fake@1.0.0": sha})
+    assert fonts.install_npm_fonts(cache) == ["@fontsource/fake@1.0.0"]
+    assert (cache / "@fontsource+fake@1.0.0" / "files" / "fake-latin-400-normal.woff").read_bytes() == b"wOFF"
+    calls.clear()
+    assert fonts.install_npm_fonts(cache) == [] and calls == []  # a second run does nothing
+    monkeypatch.setattr(fonts.shutil, "which", lambda _: None)
+    assert fonts.install_npm_fonts(cache) == []  # nor needs npm
+    (cache / "@fontsource+fake@1.0.0" / "files" / "fake-latin-400-normal.woff").unlink()
+    with pytest.raises(RuntimeError, match="npm is missing"):
+        fonts.install_npm_fonts(cache)
+
+
+def test_missing_npm_face_names_the_package_and_the_install_command(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    monkeypatch.setattr(fonts, "NPM_FONT_CACHE", tmp_path)
+    monkeypatch.setitem(fonts.NPM_INTEGRITY, "@fontsource/absent@1.0.0", "sha512-x")
+    monkeypatch.setitem(FONTS, "absent_400", ("files/absent-latin-400-normal.woff", "@fontsource/absent@1.0.0"))
+    font_path.cache_clear()
+    with pytest.raises(MissingFontError, match=r"@fontsource/absent@1\.0\.0: bash scripts/setup\.sh"):
+        font_path("absent_400")
+    font_path.cache_clear()
 
 
 def test_generate_dataset_writes_the_documented_format(tmp_path: Path) -> None:

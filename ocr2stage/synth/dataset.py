@@ -18,7 +18,8 @@ import numpy as np
 from .render import CHARSET, STYLES, Sample, render_sample
 from .sheet import contact_sheet
 
-RECIPE = "ocr2stage.synth/3"  # bump when rendering changes: same seed, different pixels
+RECIPE = "ocr2stage.synth/4"  # bump when rendering changes: same seed, different pixels
+# /4: nameplates draw from 152 faces (FHWA highway series, npm @fontsource faces); the six code styles still render as in /1.
 # /3: nameplates draw from 18 faces, not 13; the six code styles still render as in /1.
 # /2: nameplate codes include registrations; the six code styles (the shipped `serials`) render as in /1.
 TEST_SEEDS: dict[str, int] = {"serials": 20261125}

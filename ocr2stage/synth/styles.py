@@ -307,10 +307,42 @@ def ocr_font(rng: np.random.Generator) -> Flat:
     return _flat(image, text, lay, meta)
 
 
-NAMEPLATE_FONTS = ("dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
-                   "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold",
-                   "b612_bold", "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold",
-                   "gillius_bold_cond", "gillius2_bold_cond", "open_sans_cond_bold", "heros_cn", "heros_cn_bold")
+NAMEPLATE_FONTS = (  # pinned: adding or dropping a face changes every nameplate (bump RECIPE)
+    # Debian faces of the first nameplates
+    "dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
+    "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold", "b612_bold",
+    "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold", "gillius_bold_cond", "gillius2_bold_cond",
+    "open_sans_cond_bold", "heros_cn", "heros_cn_bold",
+    # Debian: US highway signs (FHWA series, nearest to US plates), Routed Gothic, OpenDIN, DotGothic16
+    "roadgeek_b", "roadgeek_c", "roadgeek_d", "roadgeek_e", "roadgeek_em", "roadgeek_eem", "roadgeek_f",
+    "routed_gothic", "routed_gothic_narrow", "routed_gothic_wide", "opendin", "dotgothic16",
+    # npm @fontsource (fonts.FONTSOURCE): condensed, DIN-like, stencil, techno, mono, pixel and dot faces
+    "teko_400", "teko_700", "russo_one_400", "chakra_petch_400", "chakra_petch_700", "saira_stencil_one_400",
+    "doto_700", "big_shoulders_display_400", "big_shoulders_display_700", "big_shoulders_text_400",
+    "big_shoulders_text_700", "antonio_400", "antonio_700", "rajdhani_400", "rajdhani_700", "oswald_400",
+    "oswald_700", "barlow_condensed_400", "barlow_condensed_700", "barlow_semi_condensed_400",
+    "barlow_semi_condensed_700", "b612_mono_400", "b612_mono_700", "vt323_400", "silkscreen_400",
+    "silkscreen_700", "roboto_condensed_400", "roboto_condensed_700", "fira_sans_condensed_400",
+    "fira_sans_condensed_700", "fira_sans_extra_condensed_400", "fira_sans_extra_condensed_700",
+    "ibm_plex_sans_condensed_400", "ibm_plex_sans_condensed_700", "archivo_narrow_400", "archivo_narrow_700",
+    "share_tech_mono_400", "share_tech_400", "orbitron_400", "orbitron_700", "exo_2_400", "exo_2_700",
+    "titillium_web_400", "titillium_web_700", "saira_condensed_400", "saira_condensed_700",
+    "saira_extra_condensed_400", "saira_extra_condensed_700", "saira_semi_condensed_400",
+    "saira_semi_condensed_700", "encode_sans_condensed_400", "encode_sans_condensed_700", "alumni_sans_400",
+    "alumni_sans_700", "anton_400", "bebas_neue_400", "league_gothic_400", "fjalla_one_400", "khand_400",
+    "khand_700", "kanit_400", "kanit_700", "asap_condensed_400", "asap_condensed_700", "pt_sans_narrow_400",
+    "pt_sans_narrow_700", "roboto_mono_400", "roboto_mono_700", "space_mono_400", "space_mono_700",
+    "jetbrains_mono_400", "jetbrains_mono_700", "black_ops_one_400", "staatliches_400", "ubuntu_condensed_400",
+    "iceland_400", "quantico_400", "quantico_700", "michroma_400", "oxanium_400", "oxanium_700", "tomorrow_400",
+    "tomorrow_700", "jockey_one_400", "passion_one_400", "passion_one_700", "jersey_10_400",
+    "press_start_2p_400", "kode_mono_400", "kode_mono_700", "azeret_mono_400", "azeret_mono_700",
+    "red_hat_mono_400", "red_hat_mono_700", "ibm_plex_mono_400", "ibm_plex_mono_700", "overpass_mono_400",
+    "overpass_mono_700", "source_code_pro_400", "source_code_pro_700", "dm_mono_400", "fira_mono_400",
+    "fira_mono_700", "pt_mono_400", "ubuntu_mono_400", "ubuntu_mono_700", "days_one_400", "audiowide_400",
+    "goldman_400", "goldman_700", "bai_jamjuree_400", "bai_jamjuree_700", "changa_400", "changa_700",
+    "blinker_400", "blinker_700", "aldrich_400", "play_400", "play_700", "graduate_400", "libre_franklin_400",
+    "libre_franklin_700",
+)
 REGISTRATION_SHARE = 0.6
 """Share of nameplates whose code is a registration (runs of uniform letters and digits) rather
 than one of the industrial code kinds: the large plate faces would otherwise show few letters."""
