@@ -66,6 +66,11 @@ def train(
     codes: Annotated[Optional[str], typer.Option(
         help="Your own labelled code images: a dataset folder as bench reads it (images/ and labels.csv "
              "file,text); each image's character crops are labelled from its text.")] = None,
+    trainsets: Annotated[Optional[Path], typer.Option(
+        help="Real labelled characters and plates to mix in (the layout of ../shared/trainsets).")] = None,
+    real_weight: Annotated[int, typer.Option(help="Times each real crop is seen per epoch.")] = 2,
+    labeller: Annotated[Optional[Path], typer.Option(
+        help="Classifier that labels code images' crops from their text (default: --init, else shipped).")] = None,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
     device: Annotated[str, typer.Option()] = "cpu",
 ) -> None:
@@ -73,24 +78,29 @@ def train(
     import torch
 
     from ocr2stage.classification.train import TrainConfig
+    from ocr2stage.classification.trainsets import TrainsetsError
     from ocr2stage.classification.train import train as run
-    from ocr2stage.classification.weights import save_classifier
+    from ocr2stage.classification.weights import DEFAULT_PATH, save_classifier, verify_classifier
 
     torch.manual_seed(seed)
     cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, width=width, init=init,
-                      user_crops=crops, cache_dir=cache_dir, device=device)
+                      user_crops=crops, trainsets=trainsets, real_weight=real_weight, labeller=labeller,
+                      cache_dir=cache_dir, device=device)
     try:
         result = run(cfg, log=typer.echo, codes=None if codes is None else _code_images(codes))
-    except ValueError as exc:
+    except (ValueError, TrainsetsError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
         "width": result.net.features[0][0].out_channels, "bf16": result.bf16,
         "init": str(init) if init else None, "user_crops": str(crops) if crops else None, "user_codes": codes,
+        "trainsets": str(trainsets) if trainsets else None, "real_weight": real_weight if trainsets else None,
+        "labeller": verify_classifier(labeller or init or DEFAULT_PATH) if codes or trainsets else None,
         "train_crops": result.n_train, "val_crops": result.n_val, "train_seconds": round(result.seconds, 1),
         "val_accuracy": round(result.val_accuracy, 5),
         "val_accuracy_by_style": {k: round(v, 5) for k, v in result.val_by_style.items()},
+        "val_real_accuracy_by_source": {k: round(v, 5) for k, v in result.val_real_by_style.items()},
         "val_stage1_recall": round(result.stage1_recall, 5), "torch": torch.__version__,
     }
     checksum = save_classifier(result.net, out, meta)

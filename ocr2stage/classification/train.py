@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ocr2stage.classification.crops import crop, to_gray
-from ocr2stage.classification import text_labels
+from ocr2stage.classification import text_labels, trainsets
 from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
 from ocr2stage.classification.weights import CharClassifier
@@ -54,6 +54,14 @@ class TrainConfig:
     init: Path | None = None
     """Weights to fine-tune from (verified like shipped ones); the learning rate drops tenfold."""
     user_crops: Path | None = None
+    trainsets: Path | None = None
+    """Real labelled characters and plates (:mod:`trainsets`) mixed with the generated ones."""
+    real_weight: int = 2
+    """Times each real training crop is seen per epoch: real crops are a fifth of the generated
+    ones, and real capture is what the reader is for."""
+    labeller: Path | None = None
+    """Classifier whose reading labels code images' crops from their text (default: ``init``,
+    else the shipped one); pinned so that a training command labels the same crops every time."""
     cache_dir: Path = Path(".cache/ocr2stage")
     device: str = "cpu"
 
@@ -66,6 +74,8 @@ class TrainResult:
     n_val: int
     val_accuracy: float
     val_by_style: dict[str, float] = field(default_factory=dict)
+    val_real_by_style: dict[str, float] = field(default_factory=dict)
+    """Crop accuracy per real source's held-out part (see :mod:`trainsets`)."""
     stage1_recall: float = 0.0
     """Share of true characters on the validation images that stage 1 gave a crop of."""
     bf16: bool = False
@@ -103,24 +113,38 @@ def generated_crops(detector: CharDetector, cfg: TrainConfig, start: int, count:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random affine jitter, contrast, blur, noise and polarity on a batch (B, 1, 32, 32)."""
+    """Random perspective and affine jitter, blur of varying strength, uneven light, contrast,
+    noise and polarity on a batch (B, 1, 32, 32).
+
+    Why perspective, stronger blur and uneven light: the real crops (plates photographed at an
+    angle, binarised sheet characters) must teach shapes that survive capture, not the pixels of
+    one scanner or one renderer."""
     b = x.shape[0]
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return torch.rand(b, generator=gen, device=x.device) * (hi - lo) + lo
 
+    def chance(p: float) -> torch.Tensor:
+        return (torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < p).float()
+
     angle, scale, shear = uniform(-0.09, 0.09), uniform(0.88, 1.12), uniform(-0.12, 0.12)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin + shear, uniform(-0.08, 0.08)], 1),
                          torch.stack([sin, cos, uniform(-0.08, 0.08)], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    blur = (torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.3).float()
-    x = blur * F.avg_pool2d(x, 3, 1, 1, count_include_pad=False) + (1 - blur) * x
+    xy = F.affine_grid(torch.eye(2, 3, device=x.device).expand(b, 2, 3), list(x.shape), align_corners=False)
+    mapped = torch.einsum("bhwk,bjk->bhwj", torch.cat([xy, torch.ones_like(xy[..., :1])], -1), theta)
+    tilt = 1 + uniform(-0.12, 0.12).view(b, 1, 1) * xy[..., 0] + uniform(-0.12, 0.12).view(b, 1, 1) * xy[..., 1]
+    x = F.grid_sample(x, mapped / tilt[..., None], padding_mode="border", align_corners=False)
+    once = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    twice = F.avg_pool2d(once, 3, 1, 1, count_include_pad=False)
+    blur_once, blur_twice = chance(0.25), chance(0.15)
+    x = blur_twice * twice + (1 - blur_twice) * (blur_once * once + (1 - blur_once) * x)
+    light = uniform(-40, 40).view(b, 1, 1) * xy[..., 0] + uniform(-40, 40).view(b, 1, 1) * xy[..., 1]
+    x = x + chance(0.3) * light[:, None]
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = mean + (x - mean) * uniform(0.4, 1.4).view(b, 1, 1, 1) + uniform(-30, 30).view(b, 1, 1, 1)
     x = x + torch.randn(x.shape, generator=gen, device=x.device) * uniform(0, 10).view(b, 1, 1, 1)
-    flip = (torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.15).float()
+    flip = chance(0.15)
     return (flip * (255 - x) + (1 - flip) * x).clamp(0, 255)
 
 
@@ -135,6 +159,10 @@ def predict(net: CharNet, crops: np.ndarray, device: torch.device, bf16: bool, b
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+def accuracy(net: CharNet, crops: CropSet, device: torch.device, bf16: bool) -> float:
+    return float((predict(net, crops.crops, device, bf16) == crops.labels).mean())
+
+
 def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
     right = pred == val.labels
     return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
@@ -144,8 +172,9 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels
                     log: Callable[[str], None]) -> CropSet:
     """Crops of a user's code images labelled from their text (see :mod:`text_labels`) by the
     classifier being fine-tuned (the shipped one when training from scratch), cached under
-    ``cfg.cache_dir`` like generated crops: a re-run with other epochs skips stage 1."""
-    reader = CharClassifier.load(cfg.init, cfg.device)
+    ``cfg.cache_dir`` like generated crops: a re-run with other epochs skips stage 1. The
+    labelling classifier is ``cfg.labeller``, else ``cfg.init``, else the shipped one."""
+    reader = CharClassifier.load(cfg.labeller or cfg.init, cfg.device)
     key = cache_key(detector, codes.identity, reader.checksum, sources=(Path(text_labels.__file__),))
     path = Path(cfg.cache_dir) / f"codes-{key}.npz"
     if path.exists():
@@ -169,12 +198,28 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels
     return out.crops
 
 
+def real_crops(detector: CharDetector, cfg: TrainConfig, root: Path,
+               log: Callable[[str], None]) -> tuple[list[CropSet], dict[str, CropSet]]:
+    """Training parts and validation crops by source of the real trainsets under ``root``; the
+    ``br_plates`` photos are labelled from their code like a user's code images (cached)."""
+    splits = trainsets.char_splits(root)
+    found, codes = trainsets.plate_images(root)
+    labelled = user_code_crops(detector, cfg, codes, log)
+    val_plate = np.array([p.validation for p in found])[labelled.image]
+    splits["br_plates"] = trainsets.Split(labelled.select(~val_plate), labelled.select(val_plate))
+    for style, split in splits.items():
+        log(f"real {style}: {len(split.train.labels)} training crops, {len(split.val.labels)} held out")
+    return [s.train for s in splits.values()], {style: s.val for style, s in splits.items()}
+
+
 def train(cfg: TrainConfig, log: Callable[[str], None] = print,
           codes: text_labels.CodeImages | None = None, extra: Sequence[CropSet] = ()) -> TrainResult:
     """Stage-1 crops of generated images (cached), user crops, the crops of user code images
     ``codes`` and ``extra`` labelled crops (e.g. a cross-validation fold's share of
     :func:`user_code_crops`), then epochs of augmented mini-batches."""
     check_seed(cfg.seed)
+    if cfg.trainsets is not None:
+        trainsets.check_root(cfg.trainsets)
     started = time.time()
     device = torch.device(cfg.device)
     detector = CharDetector(device=cfg.device)
@@ -184,6 +229,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print,
     if codes is not None:
         parts.append(user_code_crops(detector, cfg, codes, log))
     parts += extra
+    real_val: dict[str, CropSet] = {}
+    if cfg.trainsets is not None:
+        real_parts, real_val = real_crops(detector, cfg, cfg.trainsets, log)
+        parts += real_parts * cfg.real_weight
     if not sum(len(p.labels) for p in parts):  # none given, or none usable
         raise ValueError("nothing to train on: give --n-images > 0, --crops or --codes with usable images")
     data = CropSet.concat(parts)
@@ -214,13 +263,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print,
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
-        acc = float((predict(net, val.crops, device, amp) == val.labels).mean()) if len(val.labels) else float("nan")
-        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f} "
-            f"({time.time() - t:.0f} s)")
+        acc = accuracy(net, val, device, amp) if len(val.labels) else float("nan")
+        real = {k: accuracy(net, v, device, amp) for k, v in real_val.items()}
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f}"
+            + "".join(f", {k} {a:.4f}" for k, a in real.items()) + f" ({time.time() - t:.0f} s)")
     pred = predict(net, val.crops, device, amp)
     return TrainResult(
         net=net.cpu().eval(), seconds=time.time() - started, n_train=len(data.labels), n_val=len(val.labels),
         val_accuracy=float((pred == val.labels).mean()), val_by_style=accuracy_by_style(pred, val),
+        val_real_by_style={k: accuracy(net, v, device, amp) for k, v in real_val.items()},
         stage1_recall=val.recall, bf16=amp,
     )
 
