@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 
 from bench.metrics.summary import length_bucket
+from bench.readout import scoring_key
+from bench.results import load_records
 
 FORMAT = "bench-baseline/1"
-SCORING_KEYS = ("readout", "pattern", "normalize")
 SLICE_METRICS = ("n", "sequence_accuracy", "cer")
 """What a baseline keeps of each slice's summary metrics: the deterministic ones, so a rerun of the
 same model changes no slice line and a baseline diff shows only slices whose results changed."""
-"""Manifest keys that change what counts as correct; runs scored differently are not comparable."""
 
 
 class BaselineError(ValueError):
@@ -57,11 +57,29 @@ def _membership(table: pd.DataFrame, columns: set[str]) -> dict[str, dict[str, l
     return out
 
 
+def _check_tables_match_predictions(run_dir: Path, table: pd.DataFrame) -> None:
+    """Raise BaselineError unless results.parquet holds exactly the readings in predictions/.
+
+    Why: the table is derived from the predictions by ``summarize``; a folder whose predictions
+    were emptied, rewritten or resumed after that still held the old table, and the gate judged it.
+    """
+    def rows(pairs: list[tuple[Any, ...]]) -> set[tuple[str, ...]]:
+        return {tuple(map(str, p)) for p in pairs}
+
+    records = rows([(r["engine"], r["file"], r["truth"], r["prediction"]) for r in load_records(run_dir)])
+    stored = rows(list(zip(table["engine"], table["file"], table["truth"], table["prediction"])))
+    if records != stored or len(table) != len(records):
+        raise BaselineError(f"{run_dir}: results.parquet does not match predictions/ ({len(table)} rows, "
+                            f"{len(records)} readings, {len(records ^ stored)} differ): run `bench summarize-run "
+                            f"{run_dir}` to rebuild it")
+
+
 def snapshot(run_dir: Path) -> dict[str, Any]:
     """A run folder (summary.json + results.parquet) as a baseline-shaped dict.
 
     Engines that failed to load keep their ``error`` and have no outcomes; the gate decides
-    what that means. Raises BaselineError when the folder has no summary or results.
+    what that means. Raises BaselineError when the folder has no summary or results, or when the
+    results table does not match the predictions it was built from.
     """
     run_dir = Path(run_dir)
     summary = _read_json(run_dir / "summary.json")
@@ -69,6 +87,7 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
         table = pd.read_parquet(run_dir / "results.parquet")
     except (OSError, ValueError) as e:
         raise BaselineError(f"{run_dir}: no readable results.parquet (run `bench summarize-run {run_dir}`): {e}") from e
+    _check_tables_match_predictions(run_dir, table)
     run = summary["run"]
     chars = table.drop_duplicates("file").set_index("file")["truth"].str.len()
     engines: dict[str, Any] = {}
@@ -89,7 +108,7 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
                     "n": run["dataset"]["n"], "limit": run["options"].get("limit"),
                     "images": {f: int(n) for f, n in chars.sort_index().items()},
                     "slices": _membership(table, slice_cols)},
-        "scoring": {k: run["manifest"].get(k) for k in SCORING_KEYS},
+        "scoring": scoring_key(run["manifest"]),
         "engines": engines,
     }
 

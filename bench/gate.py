@@ -166,6 +166,8 @@ def _model_change(base: dict[str, Any], run: dict[str, Any]) -> str:
 def _dataset(base: dict[str, Any], run: dict[str, Any]) -> Check:
     bd, rd = base["dataset"], run["dataset"]
     problems = []
+    if not bd["images"]:
+        problems.append("the baseline holds no image")
     if bd["fingerprint"] != rd["fingerprint"]:
         problems.append(f"dataset fingerprint differs (baseline {bd['fingerprint'][:19]}, run {rd['fingerprint'][:19]})")
     if len(rd["images"]) != rd["n"]:
@@ -217,8 +219,12 @@ def evaluate(run: dict[str, Any], base: dict[str, Any], cfg: GateConfig) -> list
     dataset = _dataset(base, run)
     if dataset.status == "error":
         return [dataset]
+    names = list(cfg.engines or base["engines"])
+    if not names:  # a baseline edited to "engines": {} must not pass
+        return [dataset, Check("", "engines", "error", "nothing to judge: the baseline holds no engine "
+                               "and the config names none")]
     checks = [dataset]
-    for name in cfg.engines or base["engines"]:
+    for name in names:
         checks += _engine(name, base, run, cfg)
     return checks
 

@@ -7,16 +7,43 @@ says how the code is read out of the lines. The truth is never used to choose.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from bench.engines.base import Line, Reading
 
 READOUTS = ("all_lines", "tallest_line", "best_fit")
+UNICODE_FORMS = ("NFKC", "none")
+"""``normalize.unicode``, NFKC by default: a full-width ``：``, ``Ｓ`` or ``１`` (PP-OCRv5 returns them)
+is the character it shows, so it is compared as that character; ``"none"`` compares code points as given."""
+
+
+SCORING_KEYS = ("readout", "pattern", "normalize")
+"""Manifest keys that change what counts as correct; runs scored differently are not comparable."""
+
+
+def scoring_key(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What decides correctness in a run's manifest: compared by the gate and by ``--resume``. The
+    runner writes ``normalize.unicode`` into every run's manifest, so the key of a run scored
+    before Unicode normalisation existed (no such key) differs from one scored with it."""
+    return {k: manifest.get(k) for k in SCORING_KEYS}
+
+
+def unicode_form(manifest: dict[str, Any]) -> str:
+    """The Unicode normalisation the manifest asks for (part of the scoring key)."""
+    return manifest.get("normalize", {}).get("unicode", UNICODE_FORMS[0])
+
+
+def _unicode(text: str, manifest: dict[str, Any]) -> str:
+    form = unicode_form(manifest)
+    return text if form == "none" else unicodedata.normalize(form, text)
 
 
 def normalize(text: str, manifest: dict[str, Any]) -> str:
-    """Apply the manifest's comparison rules to a truth or a prediction alike."""
+    """Apply the manifest's comparison rules to a truth or a prediction alike (Unicode form first,
+    so that a full-width letter is uppercased and matched against the charset as itself)."""
     rules = manifest.get("normalize", {})
+    text = _unicode(text, manifest)
     if rules.get("uppercase", False):
         text = text.upper()
     for src, dst in rules.get("map", {}).items():
@@ -35,7 +62,7 @@ def _fit(line: Line, manifest: dict[str, Any]) -> tuple[bool, float, float]:
     if not text:
         return (False, -1.0, line.height)
     pattern = manifest.get("pattern")
-    raw = "".join(line.text.split()).upper()
+    raw = "".join(_unicode(line.text, manifest).split()).upper()
     charset = manifest.get("charset")
     share = sum(ch in charset for ch in raw) / len(raw) if charset and raw else 1.0
     return (bool(pattern and re.fullmatch(pattern, text)), share, line.height)

@@ -76,9 +76,11 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
     table = results_table(load_records(run_dir))
-    if len(table):
-        table.to_parquet(run_dir / "results.parquet", index=False)
-        table.to_csv(run_dir / "results.csv", index=False)
+    for name, write in (("results.parquet", table.to_parquet), ("results.csv", table.to_csv)):
+        if len(table):
+            write(run_dir / name, index=False)
+        else:  # no result (yet): an earlier summary's table must not outlive its predictions
+            (run_dir / name).unlink(missing_ok=True)
     slices = slice_columns(table) if len(table) else []
     engines: dict[str, Any] = {}
     for engine in run["engines"]:

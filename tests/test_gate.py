@@ -256,6 +256,35 @@ def test_a_partial_run_is_no_baseline(real_run: Path, tmp_path: Path):
         save_baseline(partial, tmp_path / "partial.json")
 
 
+def test_a_baseline_with_nothing_to_judge_cannot_pass(real_run: Path, baseline: Path, no_latency: Path, tmp_path: Path):
+    """Issue 25.11: a baseline edited to ``"engines": {}`` passed (exit 0)."""
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({**load_baseline(baseline), "engines": {}}))
+    assert run_gate(real_run, empty, no_latency, markdown=tmp_path / "gate.md") == 2
+    assert "nothing to judge" in (tmp_path / "gate.md").read_text()
+
+
+def test_results_that_disagree_with_predictions_cannot_pass(real_run: Path, baseline: Path, no_latency: Path,
+                                                            tmp_path: Path):
+    """Issue 25.12: a run folder whose predictions were emptied (or rewritten) after its summary
+    still held the old results.parquet and passed. Summarising removes the stale table; without
+    that step the gate sees the disagreement. Either way: exit 2."""
+    stale = tmp_path / "stale"
+    shutil.copytree(real_run, stale)
+    _write_records(stale, "tesseract", [])
+    assert run_gate(stale, baseline, no_latency, markdown=tmp_path / "gate.md") == 2
+    assert "results.parquet does not match predictions/ (40 rows, 0 readings" in (tmp_path / "gate.md").read_text()
+    rewritten = tmp_path / "rewritten"
+    shutil.copytree(real_run, rewritten)
+    records = _records(rewritten)
+    _misread(10)(records)
+    _write_records(rewritten, "tesseract", records)
+    assert run_gate(rewritten, baseline, no_latency) == 2
+    summarize(stale)
+    assert not (stale / "results.parquet").exists() and not (stale / "results.csv").exists()
+    assert run_gate(stale, baseline, no_latency) == 2
+
+
 # --- The project's own CI gate: the shipped two-stage weights on a fixed subset of serials. -----
 # A real run of the engines recorded in the committed baseline (two-stage and easyocr, the latency
 # reference) over the same first images, gated with the default thresholds. Regenerate the

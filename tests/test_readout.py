@@ -50,3 +50,19 @@ def test_fragments_group_into_lines_without_swallowing_captions():
     ])
     assert [ln.text for ln in lines] == ["ALASKA", "FUW999", "STATE", "SN 7X4Q"]
     assert lines[3].box == (10, 140, 120, 171) and lines[3].confidence == 0.7
+
+
+def test_full_width_forms_are_read_as_their_characters_unless_turned_off():
+    """Issue 25.15: PP-OCRv5 returns full-width ``：``, ``Ｓ``, ``１``; they were scored wrong."""
+    rules = {"normalize": {"uppercase": True, "remove_whitespace": True}}
+    assert normalize("ＳＮ：１２ａ", rules) == "SN:12A" == normalize("SN:12a", rules)
+    off = {"normalize": {**rules["normalize"], "unicode": "none"}}
+    assert normalize("ＳＮ：１２", off) == "ＳＮ：１２"
+    line = Reading((Line("ＡＢ１２", (0, 0, 50, 20), 0.9),))
+    assert read_out(line, {**rules, "charset": "AB12", "pattern": "^AB12$"}, "best_fit") == "AB12"
+
+
+def test_unicode_normalisation_is_in_the_scoring_key():
+    from bench.readout import scoring_key
+
+    assert scoring_key({"normalize": {"unicode": "NFKC"}}) != scoring_key({"normalize": {"unicode": "none"}})
