@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from bench.manifest import ManifestError, check_manifest
 
 LABEL_FILES = ("labels.jsonl", "labels.csv")
 
@@ -61,7 +64,7 @@ PROJECT_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 
 class DatasetError(ValueError):
-    """The dataset cannot be used at all (unknown name, no labels, unreadable manifest)."""
+    """The dataset cannot be used at all (unknown name, no labels, unreadable or invalid manifest)."""
 
 
 class ImageError(ValueError):
@@ -80,10 +83,13 @@ class Item:
 class Dataset:
     name: str
     root: Path
+    """Where images/ and the labels are: the dataset folder, or the folder its manifest's ``root`` names."""
     items: list[Item]
     manifest: dict[str, Any]
     problems: list[str]
     """Label rows that could not be used (line number and why); they are not evaluated."""
+    folder: Path | None = None
+    """The folder that was named (it holds the manifest); differs from ``root`` only with a manifest ``root``."""
 
     @property
     def images_dir(self) -> Path:
@@ -109,8 +115,16 @@ def list_datasets() -> list[Path]:
 
 
 def _data_root(folder: Path, manifest: dict[str, Any]) -> Path:
-    """Where images/ and labels live: the folder, or the manifest's ``root`` (data kept elsewhere)."""
+    """Where images/ and labels live: the folder, or the manifest's ``root`` (data kept elsewhere).
+
+    A folder with labels of its own and a ``root`` is refused: the other folder's labels would
+    silently replace the ones beside the manifest.
+    """
     if "root" in manifest:
+        own = [n for n in LABEL_FILES if (folder / n).exists()]
+        if own:
+            raise DatasetError(f"{folder}: manifest field 'root' points at {manifest['root']}, but the folder has "
+                               f"{own[0]} of its own; remove one of them so it is clear which labels are meant")
         root = (folder / manifest["root"]).resolve()
         if not root.is_dir():
             raise DatasetError(f"{folder.name}: data folder {root} is not present")
@@ -129,6 +143,37 @@ def _read_lines(path: Path) -> list[tuple[int, str | None]]:
     return out
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _row_problem(row: Any) -> str | None:
+    """Why a parsed labels.jsonl row cannot be used, or None. Why every field is checked here: a
+    wrongly typed value used to crash the run where it was first used (the readout, the results
+    table), some of them half-way through."""
+    if not isinstance(row, dict):
+        return f"a row is a JSON object, not {type(row).__name__}"
+    missing = [k for k in ("file", "text") if k not in row]
+    if missing:
+        return f"missing {' and '.join(map(repr, missing))}"
+    if not isinstance(row["file"], str) or not row["file"]:
+        return f"'file' must be a non-empty string, not {row['file']!r}"
+    if not isinstance(row["text"], str):
+        return f"'text' must be a string, not {row['text']!r}"
+    chars = row.get("chars")
+    if chars is not None and not (isinstance(chars, list) and all(
+            isinstance(c, dict) and isinstance(c.get("char"), str) and isinstance(c.get("box"), list)
+            and len(c["box"]) == 4 and all(map(_is_number, c["box"])) for c in chars)):
+        return f"'chars' must be a list of {{\"char\": str, \"box\": [x0, y0, x1, y1]}}, not {chars!r:.80}"
+    meta = row.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        return f"'meta' must be an object, not {meta!r:.80}"
+    for key, value in (meta or {}).items():
+        if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
+            return f"'meta.{key}' must be a string, number, true/false or null (meta is flat), not {value!r:.80}"
+    return None
+
+
 def _parse_jsonl(path: Path) -> tuple[list[Item], list[str]]:
     items, problems = [], []
     for no, line in _read_lines(path):
@@ -139,39 +184,82 @@ def _parse_jsonl(path: Path) -> tuple[list[Item], list[str]]:
             continue
         try:
             row = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{path.name} line {no}: bad row (JSONDecodeError: {e})")
+            continue
+        problem = _row_problem(row)
+        if problem:
+            problems.append(f"{path.name} line {no}: bad row ({problem})")
+        else:
             items.append(Item(row["file"], row["text"], row.get("chars"), row.get("meta") or {}))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            problems.append(f"{path.name} line {no}: bad row ({e.__class__.__name__}: {e})")
     return items, problems
 
 
+def _csv_records(path: Path, problems: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(first line number, fields)`` per CSV record, with the csv module's quoting, so a quoted
+    field may hold commas and line breaks (a truth on two lines). A line that is not UTF-8 is
+    listed and left out; a malformed record (a quote left open) is listed, and reading goes on."""
+    start: list[int] = []
+
+    def lines() -> Iterator[str]:
+        for no, text in _read_lines(path):
+            if text is None:
+                problems.append(f"{path.name} line {no}: not UTF-8")
+                continue
+            if not start:
+                start.append(no)
+            yield text + "\n"
+
+    reader = csv.reader(lines(), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            problems.append(f"{path.name} line {start[0]}: malformed CSV record ({e})")
+            start.clear()
+            continue
+        yield start[0], row
+        start.clear()
+
+
 def _parse_csv(path: Path) -> tuple[list[Item], list[str]]:
-    lines = _read_lines(path)
-    if not lines or lines[0][1] is None or [c.strip() for c in next(csv.reader([lines[0][1]]))][:2] != ["file", "text"]:
+    """Columns ``file,text``; a row with another number of fields than the header is listed and
+    left out (an unquoted comma in a truth would otherwise cut it silently)."""
+    problems: list[str] = []
+    records = _csv_records(path, problems)
+    no, header = next(records, (1, []))
+    if no != 1 or [c.strip() for c in header] != ["file", "text"]:
         raise DatasetError(f"{path}: first line must be the header 'file,text'")
-    items, problems = [], []
-    for no, line in lines[1:]:
-        if line is None:
-            problems.append(f"{path.name} line {no}: not UTF-8")
+    items = []
+    for no, row in records:
+        if not any(field.strip() for field in row):
             continue
-        if not line.strip():
-            continue
-        row = next(csv.reader(io.StringIO(line)))
-        if len(row) < 2:
-            problems.append(f"{path.name} line {no}: expected 'file,text', got {line!r}")
+        if len(row) != 2:
+            problems.append(f"{path.name} line {no}: expected 2 fields 'file,text', got {len(row)}: {','.join(row)!r:.120}")
             continue
         items.append(Item(row[0], row[1]))
     return items, problems
 
 
+def outside_images(images: Path, file: str) -> bool:
+    """True when ``images/file`` resolves outside ``images/`` (``..``, an absolute path, a symlink
+    leading out): such a file is not covered by the dataset fingerprint and is not the dataset's."""
+    return not (images / file).resolve().is_relative_to(images.resolve())
+
+
 def load_dataset(name_or_path: str) -> Dataset:
-    """Resolve and parse a dataset; unusable rows go to ``problems`` (empty text, bad row, duplicate)."""
+    """Resolve and parse a dataset; unusable rows go to ``problems`` (bad or empty row, duplicate,
+    a path leading out of images/). An invalid manifest is a DatasetError naming the field."""
     folder = resolve(name_or_path)
     mpath = folder / "manifest.json"
     try:
-        manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
-    except json.JSONDecodeError as e:
+        manifest = check_manifest(json.loads(mpath.read_text(encoding="utf-8")), str(mpath)) if mpath.exists() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(f"{mpath}: not valid JSON ({e})") from e
+    except ManifestError as e:
+        raise DatasetError(str(e)) from e
     root = _data_root(folder, manifest)
     if (root / "labels.jsonl").exists():
         items, problems = _parse_jsonl(root / "labels.jsonl")
@@ -183,12 +271,14 @@ def load_dataset(name_or_path: str) -> Dataset:
     for it in items:
         if not it.text.strip():
             problems.append(f"{it.file}: empty label")
+        elif outside_images(root / "images", it.file):
+            problems.append(f"{it.file}: path leads outside the dataset's images/ folder (refused)")
         elif it.file in seen:
             problems.append(f"{it.file}: duplicate label row")
         else:
             seen.add(it.file)
             kept.append(it)
-    return Dataset(manifest.get("name", folder.name), root, kept, manifest, problems)
+    return Dataset(manifest.get("name", folder.name), root, kept, manifest, problems, folder)
 
 
 def evaluation_only(ds: Dataset) -> str | None:
@@ -209,18 +299,36 @@ def load_image(path: Path) -> np.ndarray:
     are theirs, not their loaders' (16-bit scaled to 8, alpha composited on white, palette expanded).
     """
     path = Path(path)
+    with open_image(path) as im:
+        try:
+            im.load()
+            return _to_rgb8(im)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"corrupt or unreadable image: {path.name} ({e})") from e
+
+
+def open_image(path: Path) -> Image.Image:
+    """The image opened but not decoded, its size checked from the header; raises ImageError.
+
+    Why: PIL reads only the header when it opens a file, so a decompression bomb (a 30000x30000
+    PNG a few kB on disk) is refused here before one pixel is decoded. Every place that opens an
+    image (runner, report thumbnails, training readers) goes through this. The caller closes it.
+    """
+    path = Path(path)
     if not path.is_file():
         raise ImageError(f"image not found: {path}")
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageError(f"image too large: {path.name} is {im.width}x{im.height}")
-            im.load()
-            return _to_rgb8(im)
+        with warnings.catch_warnings():  # PIL's own bomb warning becomes the error below
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"image too large: {path.name} (over {MAX_PIXELS:,} pixels; {e})") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        if isinstance(e, ImageError):
-            raise
         raise ImageError(f"corrupt or unreadable image: {path.name} ({e})") from e
+    if im.width * im.height > MAX_PIXELS:
+        im.close()
+        raise ImageError(f"image too large: {path.name} is {im.width}x{im.height} (over {MAX_PIXELS:,} pixels)")
+    return im
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:

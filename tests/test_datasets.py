@@ -35,7 +35,7 @@ def test_bad_label_rows_are_named_and_skipped(tmp_path: Path):
     joined = "\n".join(ds.problems)
     assert "003.png: empty label" in joined
     assert "labels.csv line 5: not UTF-8" in joined
-    assert "line 6: expected 'file,text'" in joined
+    assert "line 6: expected 2 fields 'file,text', got 1" in joined
     assert "000.png: duplicate label row" in joined
 
 
@@ -87,3 +87,116 @@ def test_corrupt_truncated_missing_and_huge_images(tmp_path: Path):
         load_image(tmp_path / "nope.png")
     with pytest.raises(ImageError, match="image too large: huge.png is 8000x6000"):
         load_image(tmp_path / "huge.png")
+
+
+def bomb(path: Path, side: int = 30000) -> Path:
+    """A ``side`` x ``side`` PNG a few kB on disk: the header says ``side**2`` pixels."""
+    Image.new("1", (side, side)).save(path)
+    return path
+
+
+def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path):
+    """Issue 25.1: PIL's DecompressionBombError used to kill the worker; every size is now an ImageError."""
+    for side in (30000, 12000, 7000):  # over PIL's hard limit, over its warning limit, over ours
+        path = bomb(tmp_path / f"bomb{side}.png", side)
+        assert path.stat().st_size < 2_000_000
+        with pytest.raises(ImageError, match=f"image too large: bomb{side}.png"):
+            load_image(path)
+
+
+def _jsonl_dataset(root: Path, rows: list[str]) -> Path:
+    (root / "images").mkdir(parents=True)
+    render("A1").save(root / "images" / "a.png")
+    (root / "labels.jsonl").write_text("".join(r + "\n" for r in rows))
+    return root
+
+
+BAD_ROWS = {
+    '{"file": "a.png", "text": 57007}': "'text' must be a string",
+    '{"file": "a.png", "text": null}': "'text' must be a string",
+    '{"file": 12345, "text": "A1"}': "'file' must be a non-empty string",
+    '{"file": "a.png", "text": "A1", "meta": ["x"]}': "'meta' must be an object",
+    '{"file": "a.png", "text": "A1", "meta": {"style": {"a": 1}}}': "'meta.style' must be a string, number",
+    '{"file": "a.png", "text": "A1", "chars": "nope"}': "'chars' must be a list",
+    '{"file": "a.png", "text": "A1", "chars": [{"char": "A", "box": [1, 2, 3]}]}': "'chars' must be a list",
+    '["a.png", "A1"]': "a row is a JSON object, not list",
+    '{"text": "A1"}': "missing 'file'",
+}
+
+
+def test_wrongly_typed_jsonl_rows_are_listed_and_skipped(tmp_path: Path):
+    """Issue 25.3: each of these ended a run with a traceback (some mid-run); now listed at load."""
+    good = '{"file": "a.png", "text": "A1", "meta": {"style": "x", "blur": 0.5, "ok": true, "none": null}}'
+    root = _jsonl_dataset(tmp_path / "d", [*BAD_ROWS, good])
+    ds = load_dataset(str(root))
+    assert [it.file for it in ds.items] == ["a.png"] and ds.items[0].meta["blur"] == 0.5
+    assert len(ds.problems) == len(BAD_ROWS)
+    for no, (problem, expected) in enumerate(zip(ds.problems, BAD_ROWS.values()), start=1):
+        assert problem.startswith(f"labels.jsonl line {no}: bad row (") and expected in problem, problem
+
+
+BAD_MANIFESTS = {
+    '{"readout": "middle_line"}': "field 'readout' is 'middle_line'; choose one of all_lines",
+    "[]": "a manifest is a JSON object, not a list",
+    '{"normalize": "yes"}': "field 'normalize' must be an object, not a string",
+    '{"pattern": "^[A-Z"}': "field 'pattern' is not a valid regular expression",
+    '{"normalize": {"uppercse": true}}': "field 'normalize.uppercse' is unknown",
+    '{"normalize": {"uppercase": "yes"}}': "field 'normalize.uppercase' must be true/false",
+    '{"normalize": {"map": {"O": 0}}}': "field 'normalize.map.O' must map",
+    '{"normalize": {"unicode": "NFD"}}': "field 'normalize.unicode' is 'NFD'; choose one of NFKC, none",
+    '{"name": 7}': "field 'name' must be a string, not a number",
+    '{"evaluation_only": "yes"}': "field 'evaluation_only' must be true/false",
+}
+
+
+@pytest.mark.parametrize("manifest", BAD_MANIFESTS)
+def test_invalid_manifest_is_refused_naming_the_field(manifest: str, tmp_path: Path):
+    """Issue 25.4: validated when the dataset loads (the CLI exits 2 with this message, test_runner)."""
+    root = make_dataset(tmp_path / "d", ["AB1"])
+    (root / "manifest.json").write_text(manifest)
+    with pytest.raises(DatasetError, match="manifest.json: ") as e:
+        load_dataset(str(root))
+    assert BAD_MANIFESTS[manifest] in str(e.value)
+
+
+def test_label_paths_are_confined_to_images(tmp_path: Path):
+    """Issue 25.5: ``..``, an absolute path and a symlink leading out are refused per row, listed."""
+    other = make_dataset(tmp_path / "other", ["ZZ9"])
+    root = make_dataset(tmp_path / "d", ["AB1"])
+    (root / "images" / "sub").mkdir()
+    render("CD2").save(root / "images" / "sub" / "in.png")
+    (root / "images" / "link.png").symlink_to(other / "images" / "000.png")
+    (root / "images" / "inner.png").symlink_to(root / "images" / "000.png")  # a link inside is fine
+    outside = ["../../other/images/000.png", str(other / "images" / "000.png"), "link.png", "sub/../../labels.csv"]
+    with (root / "labels.csv").open("a") as f:
+        f.write("".join(f"{p},X{i}\n" for i, p in enumerate(outside)) + "sub/in.png,CD2\ninner.png,AB1\n")
+    ds = load_dataset(str(root))
+    assert [it.file for it in ds.items] == ["000.png", "sub/in.png", "inner.png"]
+    assert ds.problems == [f"{p}: path leads outside the dataset's images/ folder (refused)" for p in outside]
+
+
+def test_manifest_root_is_named_and_refused_beside_own_labels(tmp_path: Path):
+    """Issue 25.6: data read through ``root`` says where it came from; a folder with its own labels
+    and a ``root`` is refused instead of its labels being replaced silently."""
+    data = make_dataset(tmp_path / "data", ["AB1"])
+    pointer = tmp_path / "pointer"
+    pointer.mkdir()
+    (pointer / "manifest.json").write_text('{"root": "../data"}')
+    ds = load_dataset(str(pointer))
+    assert ds.root == data.resolve() and ds.folder == pointer.resolve() and len(ds.items) == 1
+    local = make_dataset(tmp_path / "local", ["CD2"])
+    (local / "manifest.json").write_text('{"root": "../data"}')
+    with pytest.raises(DatasetError, match="field 'root' points at ../data, but the folder has labels.csv of its own"):
+        load_dataset(str(local))
+
+
+def test_csv_quoting_and_extra_columns(tmp_path: Path):
+    """Issues 25.9 and 25.10: a quoted field keeps its commas and line breaks (a code on two lines);
+    a row with more fields than the header is listed, not read with its extra fields dropped."""
+    root = make_dataset(tmp_path / "d", ["AB1"])
+    with (root / "labels.csv").open("a") as f:
+        f.write('001.png,"SN 7X4Q\nLOT 99"\n002.png,"A,B"\n003.png,AB,CD\n004.png,"open\n')
+    ds = load_dataset(str(root))
+    assert {it.file: it.text for it in ds.items} == {"000.png": "AB1", "001.png": "SN 7X4Q\nLOT 99", "002.png": "A,B"}
+    assert ds.problems[0] == "labels.csv line 6: expected 2 fields 'file,text', got 3: '003.png,AB,CD'"
+    assert ds.problems[1].startswith("labels.csv line 7: malformed CSV record")

@@ -7,6 +7,7 @@ file), an engine that failed to load, and misreads for the gallery.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -141,7 +142,8 @@ def test_one_image_run_and_moved_dataset(dataset: Path, tmp_path: Path) -> None:
 def replicate(run_dir: Path, out: Path, rows: int) -> Path:
     """A large run built from a real one: results and predictions repeated under new file names.
 
-    The images are linked under the new names so the gallery has real thumbnails to embed.
+    The images are hard-linked under the new names so the gallery has real thumbnails to embed
+    (a symlink would lead out of the dataset's images/, which the report refuses to read).
     """
     shutil.copytree(run_dir, out)
     table = pd.read_parquet(run_dir / "results.parquet")
@@ -163,7 +165,7 @@ def replicate(run_dir: Path, out: Path, rows: int) -> Path:
             shutil.copy(src / labels, ds / labels)
     for n in names:
         for img in (src / "images").iterdir():
-            (ds / "images" / (n + img.name)).symlink_to(img)
+            os.link(img, ds / "images" / (n + img.name))
     run["dataset"]["path"] = str(ds)
     (out / "run.json").write_text(json.dumps(run))
     return out
@@ -213,3 +215,19 @@ def test_report_in_a_real_browser(which: str, real_run: Path, big_report: tuple[
         assert browser.errors == []
     assert shot.stat().st_size > 50_000
     assert seconds < 20
+
+
+def test_thumbnails_of_a_bomb_or_a_file_outside_images_are_not_read(tmp_path: Path) -> None:
+    """Issues 25.1 and 25.5: the thumbnail step crashed on a decompression bomb (no report.html),
+    and embedded images from outside the dataset; both are now a note on the card."""
+    from bench.report.gallery import thumbnail
+    from test_datasets import bomb
+
+    images = tmp_path / "d" / "images"
+    images.mkdir(parents=True)
+    bomb(images / "bomb.png")
+    render("AB12").save(tmp_path / "outside.png")
+    assert "image too large: bomb.png" in thumbnail(images, "bomb.png").missing
+    assert "outside the dataset's images/" in thumbnail(images, "../../outside.png").missing
+    (images / "link.png").symlink_to(tmp_path / "outside.png")
+    assert "outside the dataset's images/" in thumbnail(images, "link.png").missing

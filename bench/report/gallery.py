@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from bench.datasets import ImageError, load_image
+from bench.datasets import ImageError, load_image, outside_images
 from bench.metrics.text import align
 from bench.report.load import META_PREFIX, Run
 from bench.report.stats import EngineStats
@@ -40,10 +40,14 @@ class Thumbnail:
     missing: str | None = None
 
 
-def thumbnail(path: Path | None) -> Thumbnail:
-    """A downscaled JPEG data URI of the image the engines were given, or why there is none."""
-    if path is None:
+def thumbnail(images: Path | None, file: str) -> Thumbnail:
+    """A downscaled JPEG data URI of the image the engines were given, or why there is none (a
+    file outside the dataset's ``images/`` is not read: a hand-edited run folder could name any)."""
+    if images is None:
         return Thumbnail(None, 0, 0, "dataset not found on this machine")
+    if outside_images(images, file):
+        return Thumbnail(None, 0, 0, f"{file} is outside the dataset's images/ folder (not read)")
+    path = images / file
     try:
         pixels = load_image(path)
     except ImageError as e:
@@ -125,7 +129,7 @@ def gallery(run: Run, stats: list[EngineStats], colors: dict[str, str], cap: int
                 "slices": {
                     c.removeprefix(META_PREFIX): str(first[c]) if pd.notna(first.get(c)) else None for c in slice_cols
                 },
-                "thumb": thumbnail(images / f if images else None),
+                "thumb": thumbnail(images, f),
                 "readouts": readouts,
             }
         )
