@@ -10,7 +10,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.measure import Measurement
 from rich.table import Table
 
 from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
@@ -50,17 +52,44 @@ LATENCY_PEER = "easyocr"
 
 
 def print_summary(summary: dict[str, Any]) -> None:
+    """One row per engine, never cut: at 80 columns rich cut ``two-stage`` and ``two-stage-int8``
+    alike to ``two-s…``. The table is printed at its full width even where the terminal is
+    narrower (or is none), and an engine's load error goes below it, where it may wrap."""
     table = Table(title=f"{summary['run']['dataset']['name']}: {summary['run']['dataset']['n']} images")
-    for col in ("engine", "seq. accuracy", "CER", "p50", "p95", f"p50 / {LATENCY_PEER}", "load", "errors", "note"):
-        table.add_column(col)
+    for col in ("engine", "seq. accuracy", "CER", "p50", "p95", f"p50 / {LATENCY_PEER}", "load", "errors"):
+        table.add_column(col, no_wrap=True)
     peer = ((summary["engines"].get(LATENCY_PEER) or {}).get("metrics") or {}).get("p50_ms")
     for name, e in summary["engines"].items():
         m = e["metrics"] or {}
         ratio = f"{m['p50_ms'] / peer:.2f}x" if peer and m.get("p50_ms") else "n/a"
-        table.add_row(name, _pct(m.get("sequence_accuracy")), _pct(m.get("cer")), _ms(m.get("p50_ms")),
+        table.add_row(escape(name), _pct(m.get("sequence_accuracy")), _pct(m.get("cer")), _ms(m.get("p50_ms")),
                       _ms(m.get("p95_ms")), ratio, "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
-                      str(m.get("n_errors", "")), e["error"] or "")
-    out.print(table)
+                      str(m.get("n_errors", "")))
+    width = out.width
+    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    try:
+        out.print(table)
+    finally:
+        out.width = width
+    for name, e in summary["engines"].items():
+        if e["error"]:
+            out.print(f"{escape(name)}: {escape(e['error'])}")
+
+
+def _check_engines(names: list[str]) -> None:
+    """Exit 2 before any work when there is no engine, one is named twice, or one cannot even be
+    imported (unknown name, ``module:Class`` that does not exist). An engine whose package or
+    weights are missing imports fine and is recorded as failed to load, in its own column."""
+    if not names:
+        _fail("no engine to run: --engines is empty")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        _fail(f"engine(s) named more than once: {', '.join(twice)}")
+    for name in names:
+        try:
+            engine_class(name)
+        except (UnknownEngine, EngineUnavailable) as e:
+            _fail(str(e))
 
 
 @app.command()
@@ -78,16 +107,12 @@ def run(
     engine_option: Annotated[Optional[list[str]], typer.Option(
         "--engine-option", help="ENGINE.KEY=VALUE for an engine's constructor, repeatable; e.g. "
                                 "two-stage.classifier=my.pt reads with your fine-tuned classifier.")] = None,
+    keep_errors: Annotated[bool, typer.Option(
+        help="With --resume: keep results that are errors (timeouts, crashes) instead of reading those images again.")] = False,
 ) -> None:
     """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
     names = [e.strip() for e in engines.split(",") if e.strip()]
-    for name in names:
-        try:
-            engine_class(name)
-        except UnknownEngine as e:
-            _fail(str(e))
-        except Exception:  # noqa: BLE001 - an engine that cannot import is recorded by its worker
-            pass
+    _check_engines(names)
     try:
         options = engine_options(engine_option or [], names)
     except (ValueError, EngineUnavailable) as e:
@@ -97,6 +122,11 @@ def run(
     if device != "cpu" and not device.startswith("cuda"):
         _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     try:
+        opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
+                          engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]))
+    except RunError as e:
+        _fail(str(e))
+    try:
         ds = load_dataset(dataset)
     except DatasetError as e:
         _fail(str(e))
@@ -104,9 +134,9 @@ def run(
         _fail(f"dataset {ds.name} has no usable labelled images")
     for problem in ds.problems:
         console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    if ds.folder not in (None, ds.root):
+        console.print(f"data: {ds.root} (the 'root' of {ds.folder / 'manifest.json'})")
     run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
-    opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
-                      engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]))
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
         tasks: dict[str, Any] = {}
@@ -122,7 +152,7 @@ def run(
                 progress.update(tasks[engine], status=event.removeprefix("status:")[:60])
 
         try:
-            run_engines(ds, opts, Path(run_dir), resume=resume, on_event=on_event)
+            run_engines(ds, opts, Path(run_dir), resume=resume, on_event=on_event, retry_errors=not keep_errors)
         except RunError as e:
             _fail(str(e))
     summary = summarize(Path(run_dir))

@@ -22,7 +22,7 @@ from typing import Any
 from bench import __version__
 from bench.datasets import Dataset, Item, fingerprint
 from bench.engines.base import Reading
-from bench.readout import normalize, read_out
+from bench.readout import normalize, read_out, scoring_key, unicode_form
 from bench.worker import serve
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -49,6 +49,20 @@ class RunOptions:
     aliases: dict[str, str] = field(default_factory=dict)
     """Name in the run -> engine it runs, for one engine read under a second name with other options
     (``bench crossval``: ``two-stage-finetuned`` is ``two-stage`` with each fold's classifier)."""
+
+    def __post_init__(self) -> None:
+        """Refuse, before any work, options that would lose every image: a timeout of 0 times
+        every image out and the engine is given up; an empty engine list runs nothing."""
+        if not self.engines:
+            raise RunError("no engine to run: the engine list is empty")
+        twice = sorted({e for e in self.engines if self.engines.count(e) > 1})
+        if twice:
+            raise RunError(f"engine(s) named more than once: {', '.join(twice)}")
+        for name in ("timeout_s", "load_timeout_s"):
+            if not getattr(self, name) > 0:  # also refuses NaN
+                raise RunError(f"{name.removesuffix('_s')} must be a positive number of seconds, not {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise RunError(f"limit must be at least 1, not {self.limit}")
 
 
 OnEvent = Callable[[str, str, int], None]
@@ -85,8 +99,9 @@ def default_run_dir(dataset: Dataset) -> Path:
     return REPORTS / f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def _read_done(path: Path) -> dict[str, dict[str, Any]]:
-    """Results already written for one engine; a torn last line (killed mid-write) is dropped."""
+def _read_done(path: Path, keep_errors: bool = True) -> dict[str, dict[str, Any]]:
+    """Results already written for one engine; a torn last line (killed mid-write) is dropped, and
+    so are results that are errors when ``keep_errors`` is false (they are read again)."""
     done: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return done
@@ -96,10 +111,36 @@ def _read_done(path: Path) -> dict[str, dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue
-        done[rec["file"]] = rec
-        good.append(line)
+        if keep_errors or rec.get("error") is None:
+            done[rec["file"]] = rec
+            good.append(line)
     path.write_text("".join(ln + "\n" for ln in good), encoding="utf-8")
     return done
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _refuse_another_run(previous: dict[str, Any], fp: str, manifest: dict[str, Any], opts: RunOptions,
+                        run_dir: Path) -> None:
+    """A resumed run must be the run it continues: results read with other engines, another
+    scoring (readout, normalisation), other engine options, device or ``--limit`` would be mixed
+    in one folder under a run.json that names only the last. Raises RunError naming what differs."""
+    if previous["dataset"]["fingerprint"] != fp:
+        raise RunError(f"cannot resume {run_dir}: it was made from another version of the dataset")
+    options = previous["options"]
+    before_now = {
+        "engines": (previous["engines"], list(opts.engines)),
+        "scoring": (scoring_key(previous["manifest"]), scoring_key(manifest)),
+        "engine options": (options.get("engine_options", {}), opts.engine_options),
+        "device": (options.get("device"), opts.device),
+        "limit": (options.get("limit"), opts.limit),
+    }
+    for what, (before, now) in before_now.items():
+        if before != now:
+            raise RunError(f"cannot resume {run_dir}: it was run with {what} {before}, not {now}; "
+                           f"resume with the same settings, or start another run (--out)")
 
 
 class _Writer:
@@ -183,11 +224,11 @@ class _Worker:
 
     def _answer(self, timeout: float) -> tuple | str:
         """The worker's next message, or what went wrong instead (timeout, process death)."""
-        if not self.conn.poll(timeout):
-            return f"timeout: no answer from {self.engine} within {timeout:.0f}s"
         try:
+            if not self.conn.poll(timeout):
+                return f"timeout: no answer from {self.engine} within {timeout:.0f}s"
             return self.conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # OSError: ConnectionResetError when it was killed while sending
             self.proc.join(5)
             return f"{self.engine} process died (exit code {self.proc.exitcode})"
 
@@ -252,36 +293,43 @@ def _take_turns(items: list[Item], dataset: Dataset, workers: dict[str, _Worker]
 
 
 def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
-        on_event: OnEvent = lambda *_: None) -> Path:
-    """Run every engine of ``opts`` over ``dataset`` into ``run_dir``; returns ``run_dir``."""
-    items, manifest = start_run(dataset, opts, run_dir, resume)
+        on_event: OnEvent = lambda *_: None, retry_errors: bool = True) -> Path:
+    """Run every engine of ``opts`` over ``dataset`` into ``run_dir``; returns ``run_dir``. On
+    ``resume``, images with an error result are read again unless ``retry_errors`` is false."""
+    items, manifest = start_run(dataset, opts, run_dir, resume, retry_errors)
     read_items(dataset, items, manifest, opts, run_dir, on_event)
     return run_dir
 
 
-def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False) -> tuple[list[Item], dict[str, Any]]:
+def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
+              retry_errors: bool = True) -> tuple[list[Item], dict[str, Any]]:
     """Check the run folder and write ``run.json``; return the images to read and the manifest
-    in force (the dataset's, with ``opts.readout``). Raises RunError."""
+    in force (the dataset's, with ``opts.readout``). Raises RunError, also when ``resume`` would
+    mix another run's settings in (see :func:`_refuse_another_run`). On resume, results that are
+    errors are dropped so that their images are read again, unless ``retry_errors`` is false."""
     items = dataset.items[: opts.limit] if opts.limit else dataset.items
     fp = fingerprint(dataset.root)
     run_json = run_dir / "run.json"
     if run_json.exists() and not resume:
         raise RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    if resume and run_json.exists():
-        previous = json.loads(run_json.read_text())
-        if previous["dataset"]["fingerprint"] != fp:
-            raise RunError(f"cannot resume {run_dir}: it was made from another version of the dataset")
-        if previous["options"].get("engine_options", {}) != opts.engine_options:
-            raise RunError(f"cannot resume {run_dir}: it was run with engine options "
-                           f"{previous['options'].get('engine_options', {})}, not {opts.engine_options}")
     manifest = dict(dataset.manifest)
     if opts.readout:
         manifest["readout"] = opts.readout
+    manifest["normalize"] = {**manifest.get("normalize", {}), "unicode": unicode_form(manifest)}  # in the scoring key
+    previous = json.loads(run_json.read_text()) if resume and run_json.exists() else None
+    retried = 0
+    if previous is not None:
+        _refuse_another_run(previous, fp, manifest, opts, run_dir)
+        if retry_errors:  # a timeout or a crash says nothing about the image: read it again
+            for engine in opts.engines:
+                path = run_dir / "predictions" / f"{engine}.jsonl"
+                retried += len(_read_done(path)) - len(_read_done(path, keep_errors=False))
     (run_dir / "predictions").mkdir(parents=True, exist_ok=True)
     (run_dir / "engines").mkdir(exist_ok=True)
     info = {
         "command": opts.command,
-        "dataset": {"name": dataset.name, "path": str(dataset.root), "fingerprint": fp,
+        "dataset": {"name": dataset.name, "path": str(dataset.root), "folder": str(dataset.folder or dataset.root),
+                    "fingerprint": fp,
                     "n": len(items), "problems": dataset.problems},
         "manifest": manifest,
         "engines": list(opts.engines),
@@ -290,7 +338,8 @@ def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = 
                     **opts.extra},
         "machine": machine(),
         "code_version": code_version(),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": previous["started"] if previous else _now(),
+        **({"resumed": [*previous.get("resumed", []), {"at": _now(), "errors_retried": retried}]} if previous else {}),
     }
     run_json.write_text(json.dumps(info, indent=2, ensure_ascii=False))
     return items, manifest

@@ -42,7 +42,7 @@ def serve(engine: str, device: str, options: dict[str, str], conn: Connection, l
     while True:
         try:
             _, file, path = conn.recv()
-        except EOFError:  # the parent is done (or gone)
+        except (EOFError, OSError):  # the parent is done (or gone: ConnectionResetError)
             return
         try:
             img = load_image(path)

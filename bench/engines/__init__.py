@@ -47,9 +47,14 @@ def engine_class(name: str) -> type[Engine]:
         raise UnknownEngine(name)
     module, _, attr = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), attr)
+        cls = getattr(importlib.import_module(module), attr)
     except ImportError as e:
         raise EngineUnavailable(f"{name}: cannot import {module} ({e})") from e
+    except AttributeError as e:
+        raise EngineUnavailable(f"{name}: module {module} has no engine class {attr!r}") from e
+    if not isinstance(cls, type):
+        raise EngineUnavailable(f"{name}: {module}:{attr} is not a class")
+    return cls
 
 
 def availability(name: str) -> str | None:
