@@ -68,18 +68,37 @@ def _fit(line: Line, manifest: dict[str, Any]) -> tuple[bool, float, float]:
     return (bool(pattern and re.fullmatch(pattern, text)), share, line.height)
 
 
-def read_out(reading: Reading, manifest: dict[str, Any], mode: str | None = None) -> str:
-    """The normalised code according to ``mode`` (default: the manifest's ``readout``)."""
+def chosen_lines(reading: Reading, manifest: dict[str, Any], mode: str | None = None) -> list[Line]:
+    """The lines the code is read from according to ``mode`` (default: the manifest's ``readout``):
+    one choice shared by the code (:func:`read_out`) and its confidence (:func:`code_confidence`)."""
     mode = mode or manifest.get("readout", "all_lines")
     lines = [ln for ln in reading.lines if ln.text.strip()]
     if not lines:
-        return ""
+        return []
     if mode == "all_lines":
-        chosen = lines
-    elif mode == "tallest_line":
-        chosen = [max(lines, key=lambda ln: (ln.height, ln.confidence or 0.0))]
-    elif mode == "best_fit":
-        chosen = [max(lines, key=lambda ln: _fit(ln, manifest))]
-    else:
-        raise ValueError(f"unknown readout {mode!r}; choose one of {', '.join(READOUTS)}")
-    return normalize("\n".join(ln.text for ln in chosen), manifest)
+        return lines
+    if mode == "tallest_line":
+        return [max(lines, key=lambda ln: (ln.height, ln.confidence or 0.0))]
+    if mode == "best_fit":
+        return [max(lines, key=lambda ln: _fit(ln, manifest))]
+    raise ValueError(f"unknown readout {mode!r}; choose one of {', '.join(READOUTS)}")
+
+
+def read_out(reading: Reading, manifest: dict[str, Any], mode: str | None = None) -> str:
+    """The normalised code according to ``mode`` (default: the manifest's ``readout``)."""
+    return normalize("\n".join(ln.text for ln in chosen_lines(reading, manifest, mode)), manifest)
+
+
+def code_confidence(reading: Reading, manifest: dict[str, Any], mode: str | None = None) -> float | None:
+    """How sure the engine is of the code :func:`read_out` returns: the lowest confidence of the
+    lines it was read from, because one wrong character spoils the whole code.
+
+    Each adapter defines its lines' confidence (two-stage: the weakest character's; EasyOCR and
+    PaddleOCR: the weakest recognised box's; Tesseract: the weakest symbol's). A line without one
+    counts as 1.0: an engine that states no confidence cannot abstain. None when the code is empty:
+    nothing was read, a no-read at every threshold.
+    """
+    lines = chosen_lines(reading, manifest, mode)
+    if not normalize("\n".join(ln.text for ln in lines), manifest):
+        return None
+    return min(1.0 if ln.confidence is None else float(ln.confidence) for ln in lines)

@@ -13,9 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from bench.engines.base import Reading
 from bench.metrics.detection import char_box_counts
-from bench.metrics.summary import engine_metrics, slice_columns, sliced_metrics
+from bench.metrics.summary import (
+    engine_metrics,
+    misread_metrics,
+    slice_columns,
+    sliced_metrics,
+)
 from bench.metrics.text import cer, failure_class
+from bench.readout import code_confidence
 from rapidfuzz.distance import Levenshtein
 
 
@@ -29,7 +36,14 @@ def _pred_char_boxes(reading: dict[str, Any] | None) -> list[list[float]] | None
     return [c["box"] for ln in lines for c in ln["chars"] if c.get("box") is not None]
 
 
-def _row(rec: dict[str, Any], engine_has_chars: bool) -> dict[str, Any]:
+def confidence_of(rec: dict[str, Any], manifest: dict[str, Any] | None) -> float | None:
+    """The code-level confidence of a stored reading (None: no code), read out as the run read it."""
+    if rec.get("error") or not rec.get("reading"):
+        return None
+    return code_confidence(Reading.from_dict(rec["reading"]), manifest or {})
+
+
+def _row(rec: dict[str, Any], engine_has_chars: bool, manifest: dict[str, Any] | None) -> dict[str, Any]:
     truth, pred = rec["truth"], rec["prediction"]
     row = {
         "engine": rec["engine"], "file": rec["file"], "truth": truth, "prediction": pred,
@@ -37,6 +51,7 @@ def _row(rec: dict[str, Any], engine_has_chars: bool) -> dict[str, Any]:
         "edits": Levenshtein.distance(truth, pred), "latency_ms": rec["latency_ms"], "error": rec["error"],
         "failure": "error" if rec["error"] else failure_class(truth, pred),
         "n_lines": len((rec["reading"] or {}).get("lines", [])),
+        "confidence": confidence_of(rec, manifest),
     }
     boxes = _pred_char_boxes(rec["reading"])
     truth_boxes = [c["box"] for c in rec.get("truth_chars") or []]
@@ -58,12 +73,13 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     return recs
 
 
-def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (engine, image); character-box columns only for engines that report boxes."""
+def results_table(records: list[dict[str, Any]], manifest: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per (engine, image); character-box columns only for engines that report boxes;
+    ``manifest`` (the run's) reads out each code's confidence as the code was read out."""
     has_chars = {
         r["engine"] for r in records if _pred_char_boxes(r["reading"]) not in (None, [])
     }
-    rows = [_row(r, r["engine"] in has_chars) for r in records]
+    rows = [_row(r, r["engine"] in has_chars, manifest) for r in records]
     table = pd.DataFrame(rows)
     for col in ("chars_truth", "chars_pred", "chars_matched", "chars_merged", "chars_split"):
         if col not in table:
@@ -75,7 +91,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     """Write results.parquet, results.csv and summary.json; return the summary."""
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
-    table = results_table(load_records(run_dir))
+    table = results_table(load_records(run_dir), run["manifest"])
     for name, write in (("results.parquet", table.to_parquet), ("results.csv", table.to_csv)):
         if len(table):
             write(run_dir / name, index=False)
@@ -89,7 +105,8 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         rows = table[table["engine"] == engine] if len(table) else table
         engines[engine] = {
             "info": desc["info"], "load_s": desc["load_s"], "error": desc["error"],
-            "metrics": {**engine_metrics(rows), "load_s": desc["load_s"]} if len(rows) else None,
+            "metrics": {**engine_metrics(rows), "misreads": misread_metrics(rows), "load_s": desc["load_s"]}
+            if len(rows) else None,
             "slices": sliced_metrics(rows, slices) if len(rows) else {},
         }
     summary = {"run": run, "engines": engines,

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.metrics.latency import latency_stats
+from bench.metrics.risk import (
+    halves,
+    operating_points,
+    outcomes,
+    reliability,
+    risk_coverage,
+)
 from bench.metrics.text import FAILURES
 
 SLICE_MAX_VALUES = 50
@@ -35,6 +43,41 @@ def engine_metrics(rows: pd.DataFrame) -> dict[str, Any]:
     else:
         out.update(char_recall=None, char_precision=None, chars_merged=None, chars_split=None)
     return out
+
+
+def misread_inputs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per image of one engine: :func:`~bench.metrics.risk.outcomes` (a code is returned when it is
+    non-empty and the engine did not fail), code-level confidence and cross-fitting half; None when
+    the rows have no ``confidence`` column (a table built before confidences were kept)."""
+    if "confidence" not in rows:
+        return None
+    returned = rows["prediction"].fillna("").astype(str).ne("") & rows["error"].isna()
+    outcome = outcomes(rows["correct"].to_numpy(dtype=bool), returned.to_numpy())
+    confidence = pd.to_numeric(rows["confidence"], errors="coerce").to_numpy(dtype=float)
+    return outcome, confidence, halves(rows["file"].astype(str).tolist())
+
+
+def misread_metrics(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Read rate at each misread limit (cross-fitted, 95% bootstrap interval), AURC and ECE of one
+    engine's rows, for summary.json; None without confidences. Engine-level only: slices are too
+    small for thresholds at 1% or 0.1%."""
+    inputs = misread_inputs(rows)
+    if inputs is None or not len(rows):
+        return None
+    outcome, confidence, first = inputs
+    curve = risk_coverage(outcome, confidence)
+    return {
+        "read_rate_unthresholded": float(curve.read_rate[-1]) if curve.read_rate.size else 0.0,
+        "misread_rate_unthresholded": float(curve.misread_rate[-1]) if curve.misread_rate.size else None,
+        "aurc": curve.aurc,
+        "ece": reliability(outcome, confidence).ece,
+        "operating_points": [
+            {"max_misread": p.max_misread, "read_rate": p.read_rate.estimate, "low": p.read_rate.low,
+             "high": p.read_rate.high, "misread_rate": p.misread_rate, "misreads": p.misreads,
+             "thresholds": list(p.thresholds), "threshold": p.threshold}
+            for p in operating_points(outcome, confidence, first)
+        ],
+    }
 
 
 def slice_columns(table: pd.DataFrame) -> list[str]:
