@@ -200,3 +200,16 @@ def test_csv_quoting_and_extra_columns(tmp_path: Path):
     assert {it.file: it.text for it in ds.items} == {"000.png": "AB1", "001.png": "SN 7X4Q\nLOT 99", "002.png": "A,B"}
     assert ds.problems[0] == "labels.csv line 6: expected 2 fields 'file,text', got 3: '003.png,AB,CD'"
     assert ds.problems[1].startswith("labels.csv line 7: malformed CSV record")
+
+
+def test_training_readers_refuse_a_bomb_from_its_header(tmp_path: Path):
+    """Issue 25.1, training side: ocr2stage's image readers open through ``open_image`` too."""
+    from ocr2stage.classification.train import load_user_crops
+    from ocr2stage.classification.trainsets import _gray
+
+    bomb(tmp_path / "bomb.png")
+    (tmp_path / "labels.csv").write_text("file,label\nbomb.png,A\n")
+    with pytest.raises(ImageError, match="image too large: bomb.png"):
+        _gray(tmp_path / "bomb.png")
+    with pytest.raises(ImageError, match="image too large: bomb.png"):
+        load_user_crops(tmp_path)

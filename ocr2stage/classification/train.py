@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from bench.datasets import open_image
 from ocr2stage.classification.crops import crop, to_gray
 from ocr2stage.classification import text_labels, trainsets
 from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops
@@ -92,7 +92,7 @@ def load_user_crops(folder: Path) -> CropSet:
         label = REJECT if row["label"].strip().lower() == "reject" else row["label"].strip().upper()
         if label not in CLASSES:
             raise ValueError(f"{folder}/labels.csv: label {row['label']!r} of {row['file']} is not in the charset")
-        gray = to_gray(np.asarray(Image.open(Path(folder) / row["file"]).convert("RGB")))
+        gray = to_gray(np.asarray(open_image(Path(folder) / row["file"]).convert("RGB")))
         crops.append(crop(gray, (0.0, 0.0, float(gray.shape[1]), float(gray.shape[0]))))
         labels.append(CLASSES.index(label))
     n = len(crops)

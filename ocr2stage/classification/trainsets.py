@@ -30,8 +30,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
+from bench.datasets import open_image
 from ocr2stage.classification.crops import MARGIN, crop, to_gray
 from ocr2stage.classification.dataset import CropSet
 from ocr2stage.classification.net import CHARSET, CLASSES, CROP_SIZE
@@ -99,7 +99,7 @@ def _split(items: list[tuple[str, np.ndarray, str]], style: str) -> Split:
 
 
 def _gray(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
+    with open_image(path) as im:
         return to_gray(np.asarray(im.convert("RGB")))
 
 
@@ -202,7 +202,7 @@ def plate_images(root: Path) -> tuple[list[Plate], CodeImages]:
 
     def read() -> Iterator[CodeImage]:
         for p in found:
-            with Image.open(p.path) as im:
+            with open_image(p.path) as im:
                 yield p.file, np.asarray(im.convert("RGB")), p.text
 
     return found, CodeImages(f"br_plates:{h.hexdigest()[:16]}", read())
