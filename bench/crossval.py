@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -145,9 +146,11 @@ def _code_images(dataset: Dataset, items: Sequence[Item], done: list[int],
         on_event(LABELLING, "advance", 1)
 
 
-def label_crops(dataset: Dataset, items: Sequence[Item], opts: CrossvalOptions, on_event: OnEvent) -> CropSet:
+def label_crops(dataset: Dataset, items: Sequence[Item], opts: CrossvalOptions,
+                on_event: OnEvent) -> tuple[CropSet, int]:
     """Character crops of every image, labelled from its text by stage 1 + the shipped classifier
-    (cached by the dataset's fingerprint and the image list); ``.image`` indexes ``items``."""
+    (cached by the dataset's fingerprint and the image list; ``.image`` indexes ``items``), and how
+    many images stage 1 ran on (0 when the crops came from the cache)."""
     from ocr2stage.classification.text_labels import CodeImages
     from ocr2stage.classification.train import TrainConfig, user_code_crops
     from ocr2stage.classification.weights import DEFAULT_PATH
@@ -161,7 +164,7 @@ def label_crops(dataset: Dataset, items: Sequence[Item], opts: CrossvalOptions, 
     crops = user_code_crops(CharDetector(device=opts.device), cfg, codes,
                             lambda msg: on_event(LABELLING, f"status:{msg}", 0))
     on_event(LABELLING, "advance", len(items) - done[0])  # all of them when they came from the cache
-    return crops
+    return crops, done[0]
 
 
 def fine_tune(crops: CropSet, folds: Sequence[int], fold: int, files: Sequence[str], opts: CrossvalOptions,
@@ -232,7 +235,10 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
         previous = json.loads(run_json.read_text())["options"].get("crossval", {}).get("plan")
         if previous != plan_id:  # the folds' readings so far would come from other classifiers
             raise CrossvalError(f"cannot resume {run_dir}: it was made with another split or other fine-tuning settings")
-    crops = label_crops(dataset, items, opts, on_event)
+    started = time.perf_counter()
+    crops, detected = label_crops(dataset, items, opts, on_event)
+    labelling = {"images": len(set(crops.image.tolist())), "crops": len(crops.labels), "stage1_images": detected,
+                 "seconds": round(time.perf_counter() - started, 1)}
     files = [it.file for it in items]
     on_event(FINE_TUNING, "total", opts.folds)
     classifiers = []
@@ -245,7 +251,7 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
     record = {
         "plan": plan_id, "folds": opts.folds, "seed": opts.seed, "group_by": opts.group_by,
         "fold_of": {it.file: f for it, f in zip(items, folds)},
-        "labelled": {"images": len(set(crops.image.tolist())), "crops": len(crops.labels)},
+        "labelled": labelling,
         "fine_tuning": {"init": DEFAULT_PATH.name, "init_sha256": verify_classifier(DEFAULT_PATH),
                         "epochs": opts.epochs, "n_images": opts.n_images, "val_images": opts.val_images,
                         "train_seed": opts.train_seed},

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.crossval import CrossvalError, assign_folds, group_keys, training_mask
-from bench.datasets import Item
+from bench.datasets import Item, load_dataset
+from bench.runner import RunOptions, read_items, start_run
 
 BR_PLATES = Path(__file__).resolve().parents[2] / "shared/trainsets/br_plates"
 
@@ -103,7 +104,8 @@ def crossval_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data, out = _plate_subset(tmp / "plates"), tmp / "run"
     result = CliRunner().invoke(app, [
         "crossval", "--dataset", str(data), "--folds", "2", "--group-by", "text", "--engines", "two-stage",
-        "--epochs", "1", "--val-images", "8", "--cache-dir", str(tmp / "cache"), "--out", str(out), "--no-report"])
+        "--epochs", "1", "--val-images", "8", "--cache-dir", str(tmp / "cache"), "--out", str(out), "--no-report",
+        "--timeout", "900"])  # a reader starved by a busy machine is not an error of crossval
     assert result.exit_code == 0, result.output
     return data, out
 
@@ -147,3 +149,19 @@ def test_run_folder_reads_like_any_run(crossval_run: tuple[Path, Path]):
     result = CliRunner().invoke(app, ["report", str(out)])
     assert result.exit_code == 0, result.output
     assert "two-stage-finetuned" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_runner_reads_item_subsets_under_an_alias(tmp_path: Path):
+    """The runner pieces crossval builds on: one engine under a second name, read subset by subset
+    into one run folder (tesseract: fast)."""
+    ds = load_dataset(str(make_dataset(tmp_path / "d", ["AB12", "CD34", "EF56"])))
+    opts = RunOptions(engines=("tesseract", "tess-b"), aliases={"tess-b": "tesseract"})
+    items, manifest = start_run(ds, opts, tmp_path / "run")
+    for subset in (items[:2], items[2:]):
+        read_items(ds, subset, manifest, opts, tmp_path / "run")
+    for engine in opts.engines:
+        recs = [json.loads(x) for x in (tmp_path / "run" / "predictions" / f"{engine}.jsonl").read_text().splitlines()]
+        assert [r["file"] for r in recs] == [it.file for it in items] and {r["engine"] for r in recs} == {engine}
+    info = json.loads((tmp_path / "run" / "engines" / "tess-b.json").read_text())["info"]
+    assert info["name"] == "tess-b" and info["label"].startswith("tess-b (Tesseract")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["aliases"] == {"tess-b": "tesseract"}
