@@ -360,9 +360,7 @@ def crossval(
     names = [e.strip() for e in engines.split(",") if e.strip()]
     if FINETUNED in names:
         _fail(f"{FINETUNED} is the name crossval gives the fold-tuned readings; it is not a peer")
-    for name in names:  # an engine that is known but cannot import is recorded by its worker
-        if name not in engine_names() and ":" not in name:
-            _fail(str(UnknownEngine(name)))
+    _check_engines(names)
     if device != "cpu" and not device.startswith("cuda"):
         _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     if resume and out_dir is None:
