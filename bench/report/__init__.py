@@ -30,11 +30,13 @@ def build_context(run: Run, baseline: Run | None = None) -> dict[str, Any]:
     """Everything the template shows, computed once from the stored run."""
     stats = [engine_stats(run, e) for e in run.engines]
     colors = engine_colors(run.engines)
+    misreads = sections.misreads(run, stats, colors)
     return {
         "run": run,
         "stats": stats,
         "colors": colors,
-        "findings": sections.findings(stats, run),
+        "findings": sections.findings(stats, run) + misreads.get("sentences", []),
+        "misreads": misreads,
         "pairwise": sections.pairwise_table(stats, run),
         "scatter": sections.scatter(stats, colors),
         "latency": sections.latency_plot(run, stats, colors),

@@ -52,8 +52,16 @@ def points(delta: float | None) -> str:
     return NA if _missing(delta) else f"{100 * delta:+.1f} pts"
 
 
+def threshold(t: float | None) -> str:
+    """A confidence threshold: -inf accepts every code, +inf none."""
+    if _missing(t):
+        return NA
+    return "accept all" if t == -math.inf else "accept none" if t == math.inf else f"{t:.3f}"
+
+
 def char(c: str) -> str:
     return VISIBLE.get(c, c)
 
 
-FILTERS = {"pct": pct, "ci": ci, "ms": ms, "num": num, "pvalue": pvalue, "points": points, "char": char}
+FILTERS = {"pct": pct, "ci": ci, "ms": ms, "num": num, "pvalue": pvalue, "points": points, "char": char,
+           "threshold": threshold}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench.datasets import DatasetError, load_dataset
 from bench.metrics.summary import slice_columns
-from bench.results import load_records
+from bench.results import confidence_of, load_records
 
 META_PREFIX = "meta."
 RESULT_COLUMNS = ("engine", "file", "truth", "prediction", "correct", "cer", "edits", "latency_ms", "error", "failure")
@@ -121,6 +121,15 @@ class Run:
         return {(r["engine"], r["file"]): r.get("reading") or {} for r in load_records(self.path) if r.get("file") in files}
 
 
+def _with_confidence(results: pd.DataFrame, run_dir: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+    """A table written before confidences were kept gets them from the stored readings, read out
+    with the run's own manifest, so every run folder can show its misreads against no-reads."""
+    if "confidence" in results or results.empty:
+        return results
+    stored = {(r.get("engine"), r.get("file")): confidence_of(r, manifest) for r in load_records(run_dir)}
+    return results.assign(confidence=[stored.get(k) for k in zip(results["engine"], results["file"])])
+
+
 def load_run(run_dir: Path) -> Run:
     """Everything the report needs from a run folder; gaps are listed in ``Run.notes``."""
     run_dir = Path(run_dir)
@@ -134,4 +143,5 @@ def load_run(run_dir: Path) -> Run:
         rec = _read_json(p, notes)
         if rec:
             records[rec.get("engine") or p.stem] = rec
-    return Run(run_dir, run, summary, records, _read_results(run_dir, notes), notes)
+    results = _with_confidence(_read_results(run_dir, notes), run_dir, run.get("manifest") or {})
+    return Run(run_dir, run, summary, records, results, notes)

@@ -157,3 +157,68 @@ def stacked_failures(counts: pd.DataFrame, classes: Sequence[str]) -> str:
     ax.set_xlabel("% of images")
     ax.legend(fontsize=7, ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return _to_uri(fig)
+
+
+CURVE_POINTS = 400
+"""Points drawn per risk-coverage curve: a 10,000-image curve has one per distinct confidence, which
+would be thousands of SVG nodes for no visible difference."""
+
+
+def risk_coverage(curves: dict[str, tuple[np.ndarray, np.ndarray]], points: dict[str, list[tuple[float, float]]],
+                  colors: dict[str, str], limits: Sequence[float]) -> str:
+    """Misread rate among accepted codes against read rate, one curve per engine, as the threshold
+    falls; the limits as dashed lines and each engine's cross-fitted operating points as markers.
+
+    ``curves``: engine -> (read rates, misread rates) as shares; ``points``: engine -> [(read
+    rate, misread rate)] per limit. The misread axis is logarithmic above 0.1% and linear below,
+    so a misread rate of exactly 0 stays on the chart.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    markers = "osD^v"
+    for e, (read, misread) in curves.items():
+        keep = np.unique(np.linspace(0, len(read) - 1, CURVE_POINTS).round().astype(int)) if len(read) else []
+        ax.plot(100 * read[keep], 100 * misread[keep], color=colors[e], lw=1.5, label=e)
+        for k, (r, m) in enumerate(points.get(e, [])):
+            ax.plot(100 * r, 100 * m, markers[k % len(markers)], color=colors[e], ms=6, mfc="white", mew=1.5)
+    for limit in limits:
+        ax.axhline(100 * limit, color="#555555", ls="--", lw=0.8)
+        ax.annotate(f"{100 * limit:g}% misreads", (0, 100 * limit), xytext=(2, 2), textcoords="offset points",
+                    fontsize=7, color="#555555")
+    ax.set_yscale("symlog", linthresh=0.1, linscale=0.5)
+    ax.set_yticks([0, 0.1, 1, 10, 100], ["0", "0.1", "1", "10", "100"])
+    ax.set_ylim(-0.01, 100)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("read rate: % of all images whose code is accepted")
+    ax.set_ylabel("misread rate: % of accepted codes wrong")
+    ax.legend(fontsize=7, ncols=min(len(curves), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return _to_uri(fig)
+
+
+def reliability_diagrams(diagrams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                         colors: dict[str, str]) -> str:
+    """One small reliability diagram per engine: share of codes right per confidence bin against the
+    diagonal, where a calibrated engine's bars would end; the number of codes above each bar.
+
+    ``diagrams``: engine -> (bin edges, codes per bin, share right per bin, ECE).
+    """
+    engines = list(diagrams)
+    cols = min(len(engines), 4)
+    rows = -(-len(engines) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols + 0.4, 2.6 * rows), squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(engines):]:
+        ax.set_visible(False)
+    for ax, e in zip(axes.ravel(), engines):
+        edges, count, accuracy, ece = diagrams[e]
+        centres, width = 100 * (edges[:-1] + edges[1:]) / 2, 100 * np.diff(edges)
+        ax.bar(centres, np.nan_to_num(100 * accuracy), width * 0.9, color=colors[e], alpha=0.75)
+        ax.plot([0, 100], [0, 100], color="#555555", ls="--", lw=0.8)
+        for x, n, a in zip(centres, count, accuracy):
+            if n:
+                ax.text(x, min(100 * a, 92) + 2, f"{n:,}", ha="center", fontsize=6, color="#333333")
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 105)
+        ax.set_title(f"{e}: ECE {100 * ece:.1f}%" if np.isfinite(ece) else f"{e}: no codes", fontsize=8)
+        ax.set_xlabel("confidence, %", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("codes right, %", fontsize=8)
+    return _to_uri(fig)

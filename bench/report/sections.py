@@ -10,7 +10,14 @@ from typing import Any
 
 import pandas as pd
 
+from bench.metrics.risk import (
+    MAX_MISREADS,
+    operating_points,
+    reliability,
+    risk_coverage,
+)
 from bench.metrics.significance import McNemar
+from bench.metrics.summary import misread_inputs
 from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
@@ -88,6 +95,45 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
     partial = [s for s in ran if s.n_errors]
     lines += [f"{s.label} failed on {s.n_errors:,} of {s.n:,} images (counted as misread)." for s in partial]
     return lines + out
+
+
+def _limit(max_misread: float) -> str:
+    return f"{100 * max_misread:g}%"
+
+
+def misreads(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> dict[str, Any]:
+    """Misreads against no-reads: per engine the risk-coverage curve, the cross-fitted operating
+    points and calibration, from the stored confidences; one decision sentence per operating point."""
+    engines = []
+    for s in stats:
+        inputs = misread_inputs(run.rows(s.engine)) if s.has_results else None
+        if inputs is None:
+            continue
+        outcome, confidence, first = inputs
+        engines.append({"stats": s, "curve": risk_coverage(outcome, confidence),
+                        "reliability": reliability(outcome, confidence),
+                        "points": operating_points(outcome, confidence, first)})
+    if not engines:
+        return {}
+    sentences = []
+    for k, limit in enumerate(MAX_MISREADS):
+        ranked = sorted(engines, key=lambda e: -e["points"][k].read_rate.estimate)
+        reads = [f"{e['stats'].engine} {pct(e['points'][k].read_rate.estimate)} {ci(e['points'][k].read_rate)}"
+                 for e in ranked]
+        reads[0] = reads[0].replace(" ", " reads ", 1)
+        sentences.append(f"At <= {_limit(limit)} misreads (threshold chosen on the other half of the images): "
+                         f"{', '.join(reads)}.")
+    curves = {e["stats"].engine: (e["curve"].read_rate, e["curve"].misread_rate) for e in engines}
+    points = {e["stats"].engine: [(p.read_rate.estimate, p.misread_rate) for p in e["points"]] for e in engines}
+    diagrams = {e["stats"].engine: (e["reliability"].edges, e["reliability"].count, e["reliability"].accuracy,
+                                    e["reliability"].ece) for e in engines}
+    return {
+        "limits": [_limit(t) for t in MAX_MISREADS],
+        "engines": engines,
+        "sentences": sentences,
+        "curves": plots.risk_coverage(curves, points, colors, MAX_MISREADS),
+        "reliability": plots.reliability_diagrams(diagrams, colors),
+    }
 
 
 def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
