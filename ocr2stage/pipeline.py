@@ -19,7 +19,9 @@ from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
 from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier
+from ocr2stage.decoding import Alternatives, Decoded, decode_lattice
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig, union_box
+from ocr2stage.formats import Format
 
 Box = tuple[float, float, float, float]
 
@@ -36,19 +38,24 @@ class CharResult:
 
 @dataclass(frozen=True)
 class LineResult:
-    """One line; ``confidence`` is its weakest character's, as one bad character spoils a code."""
+    """One line; ``confidence`` is its weakest character's, as one bad character spoils a code.
+    ``lattice``: every box of the line in reading order with its likely readings (see
+    :func:`alternatives`), rejected boxes included: what a format decodes from."""
 
     text: str
     box: Box
     confidence: float
     chars: tuple[CharResult, ...]
+    lattice: tuple[Alternatives, ...] = ()
 
 
 @dataclass(frozen=True)
 class OCRResult:
-    """Everything read on one image, lines top to bottom."""
+    """Everything read on one image, lines top to bottom; ``constrained``: the reading under the
+    format :meth:`TwoStageOCR.read` was given (None without one)."""
 
     lines: tuple[LineResult, ...] = ()
+    constrained: Decoded | None = None
 
     @property
     def text(self) -> str:
@@ -103,6 +110,23 @@ def _label(p: np.ndarray, probe: bool, probe_accept: float) -> int:
     return best
 
 
+LATTICE_MIN = 1e-4
+"""Readings of a box less probable than this are left out of its lattice (impossible to a format)."""
+
+
+def alternatives(p: np.ndarray, probe: bool, probe_accept: float) -> Alternatives:
+    """A box's readings with their probabilities, ``""`` for ``<reject>``, most probable first.
+    A gap probe's reject probability is scaled by ``probe_accept / (1 - probe_accept)`` (and the
+    rest renormalised) so that a format weighs a probe's character as :func:`_label` does."""
+    if probe:
+        p = p.copy()
+        p[-1] *= probe_accept / (1 - probe_accept)
+        p /= p.sum()
+    idx = np.nonzero(p >= LATTICE_MIN)[0]
+    idx = idx[np.argsort(-p[idx])]
+    return tuple(("" if CLASSES[i] == REJECT else CLASSES[i], round(float(p[i]), 6)) for i in idx)
+
+
 def assemble_line(
     line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float,
     probe_accept: float,
@@ -115,8 +139,12 @@ def assemble_line(
     generated codes, the pair errs on ~0.2% of gaps).
     """
     chars: list[CharResult] = []
+    lattice: list[Alternatives] = []
     for ch, p in zip(line.chars, probs):
         best = _label(p, ch.probe, probe_accept)
+        echo = bool(chars) and CLASSES[best] in SEPARATORS and chars[-1].text == CLASSES[best]
+        if not echo:  # a format sees the dash CRAFT split in two once, as the text does
+            lattice.append(alternatives(p, ch.probe, probe_accept))
         if CLASSES[best] != REJECT:
             conf = float(p[best])
             chars.append(CharResult(CLASSES[best], ch.box, conf, conf < uncertain_below))
@@ -130,7 +158,8 @@ def assemble_line(
         if b.box[0] - a.box[2] > space_gap * line.fit.height and step > space_advance * advance:
             text += " "
         text += b.text
-    return LineResult(text, union_box([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars))
+    return LineResult(text, union_box([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars),
+                      tuple(lattice))
 
 
 SECOND_OPINION_PATH = DEFAULT_PATH.with_name("classifier_second.pt")
@@ -201,9 +230,15 @@ class TwoStageOCR:
                 probs[unsure] = (probs[unsure] + self.second_opinion.probabilities(crops[unsure])) / 2
         return probs
 
-    def read(self, images: Sequence[object]) -> list[OCRResult]:
+    def read(self, images: Sequence[object], format: Format | Sequence[Format | None] | None = None
+             ) -> list[OCRResult]:
         """Read a batch: stage 1 per image, then every crop of the batch in one forward pass, and
-        a second one where nothing was read (see :func:`second_look`), unless switched off."""
+        a second one where nothing was read (see :func:`second_look`), unless switched off.
+
+        ``format`` (one for the batch or one per image): each result's ``constrained`` is the most
+        probable code of all its lines (top to bottom, whitespace ignored) that the format and its
+        check accept, or a no-read with the reason (:func:`ocr2stage.decoding.decode_lattice`);
+        the lines themselves are read as without a format."""
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
@@ -225,4 +260,10 @@ class TwoStageOCR:
                 if res is not None:
                     out.append(res)
             results.append(OCRResult(tuple(out)))
-        return results
+        if format is None:
+            return results
+        formats = [format] * len(results) if isinstance(format, Format) else list(format)
+        if len(formats) != len(results):
+            raise ValueError(f"{len(formats)} formats for {len(results)} images")
+        return [r if f is None else OCRResult(r.lines, decode_lattice([a for ln in r.lines for a in ln.lattice], f))
+                for r, f in zip(results, formats)]

@@ -28,12 +28,17 @@ class Char:
 
 @dataclass(frozen=True)
 class Line:
-    """One text line as the engine read it; ``chars`` only where the engine has them."""
+    """One text line as the engine read it; ``chars`` only where the engine has them.
+
+    ``lattice`` (engines that know their alternatives): every box of the line in reading order,
+    rejected ones included, as ``((character, probability), ...)`` with ``""`` for "not a
+    character"; the harness decodes a format from it (:mod:`bench.formats`)."""
 
     text: str
     box: Box | None = None
     confidence: float | None = None
     chars: tuple[Char, ...] | None = None
+    lattice: tuple[tuple[tuple[str, float], ...], ...] | None = None
 
     @property
     def height(self) -> float:
@@ -70,6 +75,8 @@ class Reading:
                         )
                         for c in chars
                     ),
+                    lattice=None if ln.get("lattice") is None
+                    else tuple(tuple((str(c), float(p)) for c, p in box) for box in ln["lattice"]),
                 )
             )
         return Reading(lines=tuple(lines))

@@ -73,6 +73,7 @@ class TwoStageEngine:
                 Line(
                     text=line.text, box=line.box, confidence=line.confidence,
                     chars=tuple(Char(c.text, c.box, c.confidence, c.uncertain) for c in line.chars),
+                    lattice=line.lattice,
                 )
                 for line in result.lines
             ))
