@@ -9,16 +9,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from bench.manifest import ManifestError, check_manifest
+from ocr2stage.images import ImageError, open_image
 
 LABEL_FILES = ("labels.jsonl", "labels.csv")
 
@@ -57,18 +57,11 @@ def write_fingerprint(root: Path) -> str:
     mpath.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest["fingerprint"]
 
-MAX_PIXELS = 40_000_000
-"""Images above this are refused per image: a decompression bomb or a mistake, never a code crop."""
-
 PROJECT_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 
 class DatasetError(ValueError):
     """The dataset cannot be used at all (unknown name, no labels, unreadable or invalid manifest)."""
-
-
-class ImageError(ValueError):
-    """One image cannot be read; recorded against that image, the run goes on."""
 
 
 @dataclass(frozen=True)
@@ -305,30 +298,6 @@ def load_image(path: Path) -> np.ndarray:
             return _to_rgb8(im)
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"corrupt or unreadable image: {path.name} ({e})") from e
-
-
-def open_image(path: Path) -> Image.Image:
-    """The image opened but not decoded, its size checked from the header; raises ImageError.
-
-    Why: PIL reads only the header when it opens a file, so a decompression bomb (a 30000x30000
-    PNG a few kB on disk) is refused here before one pixel is decoded. Every place that opens an
-    image (runner, report thumbnails, training readers) goes through this. The caller closes it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image not found: {path}")
-    try:
-        with warnings.catch_warnings():  # PIL's own bomb warning becomes the error below
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"image too large: {path.name} (over {MAX_PIXELS:,} pixels; {e})") from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"corrupt or unreadable image: {path.name} ({e})") from e
-    if im.width * im.height > MAX_PIXELS:
-        im.close()
-        raise ImageError(f"image too large: {path.name} is {im.width}x{im.height} (over {MAX_PIXELS:,} pixels)")
-    return im
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.datasets import open_image
+from ocr2stage.images import open_image
 from ocr2stage.classification.crops import crop, to_gray
 from ocr2stage.classification import text_labels, trainsets
 from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops

@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.datasets import open_image
+from ocr2stage.images import open_image
 from ocr2stage.classification.crops import MARGIN, crop, to_gray
 from ocr2stage.classification.dataset import CropSet
 from ocr2stage.classification.net import CHARSET, CLASSES, CROP_SIZE
