@@ -74,6 +74,22 @@ def _check_tables_match_predictions(run_dir: Path, table: pd.DataFrame) -> None:
                             f"{run_dir}` to rebuild it")
 
 
+CONFIDENCE_DIGITS = 4
+"""Code confidences are kept to 4 decimals: enough to rank codes, few enough that a rerun of the
+same model rewrites no outcome line."""
+
+
+def _outcomes(rows: pd.DataFrame) -> dict[str, list[Any]]:
+    """``{file: [correct 0/1, edits, confidence]}``; the confidence (None: no code returned) is what
+    the gate's operating-point rule re-chooses thresholds from. Tables from before confidences were
+    kept give two-element outcomes, which that rule cannot judge."""
+    if "confidence" not in rows:
+        return {f: [int(c), int(n)] for f, c, n in zip(rows["file"], rows["correct"], rows["edits"])}
+    conf = pd.to_numeric(rows["confidence"], errors="coerce")
+    return {f: [int(c), int(n), None if pd.isna(x) else round(float(x), CONFIDENCE_DIGITS)]
+            for f, c, n, x in zip(rows["file"], rows["correct"], rows["edits"], conf)}
+
+
 def snapshot(run_dir: Path) -> dict[str, Any]:
     """A run folder (summary.json + results.parquet) as a baseline-shaped dict.
 
@@ -97,7 +113,7 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
             "info": e["info"], "error": e["error"], "metrics": e["metrics"],
             "slices": {col: {value: {k: m.get(k) for k in SLICE_METRICS} for value, m in values.items()}
                        for col, values in e["slices"].items()},
-            "outcomes": {f: [int(c), int(n)] for f, c, n in zip(rows["file"], rows["correct"], rows["edits"])},
+            "outcomes": _outcomes(rows),
         }
     slice_cols = {col for e in summary["engines"].values() for col in e["slices"]}
     return {

@@ -18,11 +18,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from bench.baseline import BaselineError, load_baseline, save_baseline, snapshot
+from bench.metrics.risk import halves, held_out_accepted, outcomes
 from bench.metrics.significance import mcnemar_exact, mean_ci
 
 __all__ = ["Check", "GateConfig", "GateConfigError", "evaluate", "load_config", "run_gate", "save_baseline"]
@@ -36,7 +38,9 @@ NOISE_RULE = (
     "images whose outcome changed gives p < alpha (per slice: alpha divided by the number of slices "
     "checked), so a few images flipping either way never fail a build. A CER rise fails only when larger "
     "than its threshold and its paired bootstrap interval lies above zero. Latency is a ratio to a "
-    "reference engine timed in the same run, never absolute milliseconds."
+    "reference engine timed in the same run, never absolute milliseconds. A read rate at a misread limit "
+    "(thresholds cross-fitted on two halves of the images) is judged like accuracy, on the images "
+    "accepted in one run and not the other."
 )
 
 
@@ -52,6 +56,9 @@ class GateConfig:
     min_slice_images: int = 20
     """Smaller slices are reported as skipped: too few images to show anything but noise."""
     max_cer_rise_pp: float = 0.5
+    read_rate_at_misread: float = 0.0
+    """Hold the read rate at this misread limit (0.01: at <= 1% misreads); 0 turns the rule off."""
+    max_read_rate_drop_pp: float = 1.0
     latency_reference: str = "easyocr"
     """Engine whose latency, in the same run, every other engine's is divided by; "" turns latency off."""
     latency_stat: str = "p50_ms"
@@ -135,6 +142,26 @@ def _cer(engine: str, files: list[str], chars: dict[str, int], base: dict[str, l
     return Check(engine, "cer", "pass", text)
 
 
+def _operating_point(engine: str, files: list[str], base: dict[str, list[Any]], run: dict[str, list[Any]],
+                     cfg: GateConfig) -> Check:
+    """Read rate at ``cfg.read_rate_at_misread`` misreads, paired like accuracy: per image, whether its
+    code is accepted at the threshold chosen on the other half of the images, in each run."""
+    limit = cfg.read_rate_at_misread
+    name = f"read rate at <= {100 * limit:g}% misreads"
+    short = [label for label, o in (("baseline", base), ("run", run)) if any(len(o[f]) < 3 for f in files)]
+    if short:
+        return Check(engine, name, "error", f"cannot judge: the {' and '.join(short)} has no code confidences "
+                     "(saved before they were kept): save the baseline again, or `bench summarize-run` the run")
+    first = halves(files)
+    accepted = {}
+    for label, o in (("baseline", base), ("run", run)):
+        conf = np.array([np.nan if o[f][2] is None else o[f][2] for f in files], dtype=float)
+        outcome = outcomes([o[f][0] for f in files], [o[f][2] is not None for f in files])
+        held = held_out_accepted(outcome, conf, first, limit)
+        accepted[label] = {f: [int(a)] for f, a in zip(files, held)}
+    return _accuracy(engine, name, files, accepted["baseline"], accepted["run"], cfg.max_read_rate_drop_pp, cfg.alpha)
+
+
 def _latency_ratio(snap: dict[str, Any], engine: str, cfg: GateConfig) -> float | None:
     stats = [((snap["engines"].get(e) or {}).get("metrics") or {}).get(cfg.latency_stat)
              for e in (engine, cfg.latency_reference)]
@@ -199,6 +226,8 @@ def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfi
     checks = [Check(name, "present", "pass", _model_change(b, r)),
               _accuracy(name, "accuracy", files, b["outcomes"], r["outcomes"], cfg.max_accuracy_drop_pp, cfg.alpha),
               _cer(name, files, images, b["outcomes"], r["outcomes"], cfg)]
+    if cfg.read_rate_at_misread > 0:
+        checks.append(_operating_point(name, files, b["outcomes"], r["outcomes"], cfg))
     slices = [(f"{col}={value}", members) for col, values in run["dataset"]["slices"].items()
               for value, members in values.items()]
     judged = [(label, m) for label, m in slices if len(m) >= cfg.min_slice_images]
