@@ -13,9 +13,11 @@ import re
 from typing import Any
 
 from bench.readout import READOUTS, UNICODE_FORMS
+from ocr2stage.formats import FormatError, formats_for
 
 TYPES: dict[str, type] = {"name": str, "description": str, "charset": str, "readout": str, "pattern": str,
-                          "normalize": dict, "root": str, "evaluation_only": bool, "fingerprint": str}
+                          "normalize": dict, "root": str, "evaluation_only": bool, "fingerprint": str,
+                          "formats": dict}
 """Known top-level keys and the JSON type each must have."""
 NORMALIZE_TYPES: dict[str, type] = {"uppercase": bool, "remove_whitespace": bool, "keep_only_charset": bool,
                                     "map": dict, "unicode": str}
@@ -49,6 +51,11 @@ def check_manifest(data: Any, where: str) -> dict[str, Any]:
             re.compile(data["pattern"])
         except re.error as e:
             raise bad("pattern", f"is not a valid regular expression ({e})") from e
+    if "formats" in data:
+        try:
+            formats_for(data["formats"])
+        except FormatError as e:
+            raise bad("formats", f"is not usable: {e}") from e
     rules = data.get("normalize", {})
     for key, value in rules.items():
         field = f"normalize.{key}"

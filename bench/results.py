@@ -14,7 +14,9 @@ from typing import Any
 import pandas as pd
 
 from bench.engines.base import Reading
+from bench.formats import RunFormats, constrained, run_formats
 from bench.metrics.detection import char_box_counts
+from bench.metrics.formats import format_metrics
 from bench.metrics.summary import (
     engine_metrics,
     misread_metrics,
@@ -62,6 +64,17 @@ def _row(rec: dict[str, Any], engine_has_chars: bool, manifest: dict[str, Any] |
     return row
 
 
+def _format_columns(rec: dict[str, Any], formats: RunFormats, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The reading under the image's format: ``constrained`` (None: a no-read, ``format_reason``
+    says why) and ``raw_format_reason``, why the format rejects the raw prediction (None: it fits)."""
+    fmt = formats.for_item(rec.get("meta"))
+    if fmt is None:
+        return {"format": None, "constrained": None, "format_reason": None, "raw_format_reason": None}
+    out = constrained(rec["reading"] if rec["error"] is None else None, manifest, fmt)
+    return {"format": fmt.name, "constrained": out.text, "format_reason": out.reason,
+            "raw_format_reason": fmt.reason(rec["prediction"]) if rec["prediction"] else "no text"}
+
+
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
     recs = []
     for path in sorted((Path(run_dir) / "predictions").glob("*.jsonl")):
@@ -73,13 +86,18 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     return recs
 
 
-def results_table(records: list[dict[str, Any]], manifest: dict[str, Any] | None = None) -> pd.DataFrame:
+def results_table(records: list[dict[str, Any]], manifest: dict[str, Any] | None = None,
+                  formats: RunFormats | None = None) -> pd.DataFrame:
     """One row per (engine, image); character-box columns only for engines that report boxes;
-    ``manifest`` (the run's) reads out each code's confidence as the code was read out."""
+    ``manifest`` (the run's) reads out each code's confidence as the code was read out; format
+    columns (:func:`_format_columns`) when the run has ``formats``."""
     has_chars = {
         r["engine"] for r in records if _pred_char_boxes(r["reading"]) not in (None, [])
     }
     rows = [_row(r, r["engine"] in has_chars, manifest) for r in records]
+    if formats is not None:
+        for row, rec in zip(rows, records):
+            row.update(_format_columns(rec, formats, manifest or {}))
     table = pd.DataFrame(rows)
     for col in ("chars_truth", "chars_pred", "chars_matched", "chars_merged", "chars_split"):
         if col not in table:
@@ -91,7 +109,8 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     """Write results.parquet, results.csv and summary.json; return the summary."""
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
-    table = results_table(load_records(run_dir), run["manifest"])
+    formats = run_formats(run["manifest"], run.get("options"))
+    table = results_table(load_records(run_dir), run["manifest"], formats)
     for name, write in (("results.parquet", table.to_parquet), ("results.csv", table.to_csv)):
         if len(table):
             write(run_dir / name, index=False)
@@ -108,6 +127,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             "metrics": {**engine_metrics(rows), "misreads": misread_metrics(rows), "load_s": desc["load_s"]}
             if len(rows) else None,
             "slices": sliced_metrics(rows, slices) if len(rows) else {},
+            **({"formats": format_metrics(rows)} if formats is not None and len(rows) else {}),
         }
     summary = {"run": run, "engines": engines,
                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -15,6 +15,7 @@ import jinja2
 
 from bench.report import sections
 from bench.report.compare import compare
+from bench.report.formats import formats_section
 from bench.report.fmt import FILTERS
 from bench.report.gallery import gallery
 from bench.report.load import Run, load_run
@@ -31,12 +32,15 @@ def build_context(run: Run, baseline: Run | None = None) -> dict[str, Any]:
     stats = [engine_stats(run, e) for e in run.engines]
     colors = engine_colors(run.engines)
     misreads = sections.misreads(run, stats, colors)
+    formats = formats_section(run)
     return {
         "run": run,
         "stats": stats,
         "colors": colors,
-        "findings": sections.findings(stats, run) + misreads.get("sentences", []),
+        "findings": (formats["sentences"] if formats else []) + sections.findings(stats, run)
+        + misreads.get("sentences", []),
         "misreads": misreads,
+        "formats": formats,
         "pairwise": sections.pairwise_table(stats, run),
         "scatter": sections.scatter(stats, colors),
         "latency": sections.latency_plot(run, stats, colors),

@@ -163,3 +163,74 @@ def random_code(rng: np.random.Generator, numeric: bool = False, two_line_share:
         return kinds[names[first]](rng) + "\n" + kinds[names[second]](rng), "two_line"
     kind = names[rng.integers(len(names))]
     return kinds[kind](rng), kind
+
+
+# Formats of the code kinds, written from the templates above: what a production line printing
+# each kind would configure its reader with (ocr2stage.formats: regular expressions over the code
+# with whitespace removed). Dates and times allow every calendar value (days 01-31), not only the
+# ones drawn here. tests/test_formats.py draws thousands of codes of each kind and checks that
+# every one fits its format, so a template changed without its format fails there.
+_D, _L = "[0-9]", "[0-9A-Z]"
+_YEAR, _YY, _MONTH, _DAY = "20[0-9]{2}", "[0-9]{2}", "(?:0[1-9]|1[0-2])", "(?:0[1-9]|[12][0-9]|3[01])"
+_HOUR, _MINUTE = "(?:[01][0-9]|2[0-3])", "[0-5][0-9]"
+_TIME = f"{_HOUR}:{_MINUTE}(?::{_MINUTE})?"
+
+
+def _any(*options: str) -> str:
+    return "(?:" + "|".join(options) + ")"
+
+
+def _groups(sizes: tuple[int, ...]) -> str:
+    """Alphanumeric groups joined by one separator throughout: ``-`` or nothing (a space is layout)."""
+    return _any("-".join(f"{_L}{{{n}}}" for n in sizes), f"{_L}{{{sum(sizes)}}}")
+
+
+_PART_D, _PART_A = f"{_D}{{2,4}}", f"{_L}{{1,2}}"
+SIZE_TYPES = ("22G1", "22G1", "42G1", "45G1", "45G1", "22R1", "42R1", "45R1", "22U1", "42U1", "22T1", "L5G1",
+              "25G1", "22P1", "42P1")
+"""ISO 6346 size and type codes drawn for container numbers (20/40/45 ft; general, reefer, open top...)."""
+
+
+def container_number(rng: np.random.Generator) -> tuple[str, str]:
+    """``(owner code + serial + check digit, size/type code)``, e.g. ``("CSQU3054383", "22G1")``:
+    three letters, the category (U freight, J detachable equipment, Z chassis), six digits and
+    the ISO 6346 check digit (python-stdnum)."""
+    from stdnum import iso6346
+
+    body = _uniform(rng, string.ascii_uppercase, 3) + pick(rng, ("U", "U", "U", "J", "Z")) + _digits(rng, 6)
+    return body + iso6346.calc_check_digit(body), pick(rng, SIZE_TYPES)
+
+
+CONTAINER_FORMAT = {"fields": "AAA[UJZ] NNNNNN C XXAN", "check": "iso6346"}
+"""A container number and its size/type code: owner code, category, serial, check digit, then
+two size characters, the type group's letter and a digit (ocr2stage.formats field string)."""
+
+KIND_FORMATS: dict[str, str] = {
+    "sn": _any("SN", "S/N", "SN:", "") + _any(*(_groups(g) for g in ((4, 5), (3, 4, 3), (6,), (2, 6), (10,), (5, 5)))),
+    "pn": _any("PN", "P/N", "REF", "") + _any(
+        rf"{_PART_D}-{_PART_D}/{_PART_A}\.{_PART_D}", f"{_PART_D}-{_PART_D}-{_PART_D}",
+        rf"{_PART_A}{_PART_D}\.{_PART_D}\.{_PART_D}", f"{_PART_D}-{_PART_D}/{_PART_A}",
+        rf"{_PART_D}\.{_PART_D}-{_PART_A}"),
+    "lot": _any(f"L{_D}{{2}}{_L}{_D}{{4}}", f"LOT:?{_L}{{5,7}}", f"(?:LOT|B)?{_L}{_D}{{4}}-{_D}{{2}}",
+                f"{_D}{{4}}-{_D}{{2,4}}"),
+    "date": _any(rf"{_YEAR}\.{_MONTH}\.{_DAY}", rf"{_DAY}\.{_MONTH}\.(?:{_YEAR}|{_YY})", f"{_YY}/{_MONTH}/{_DAY}",
+                 f"(?:MFG)?{_YEAR}-{_MONTH}-{_DAY}", f"EXP{_MONTH}/{_YY}", f"EXP{_YEAR}-{_MONTH}",
+                 rf"BB{_MONTH}\.{_YEAR}", f"{_DAY}/{_MONTH}/{_YY}"),
+    "time": _any(rf"{_YEAR}\.{_MONTH}\.{_DAY}", rf"{_DAY}\.{_MONTH}\.{_YY}", "") + _TIME,
+    "digits": f"{_D}{{6,14}}",
+    "registration": _any(*(f"{a}{{2,4}}-?{b}{{2,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]"))),
+                         *(f"{a}{{1,4}}{s}{b}{{1,4}}{s}{a}{{1,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]"))
+                           for s in ("-", ""))),
+}
+"""Kind -> format of its codes (the seven-segment variants of a kind included)."""
+_ONE_LINE = _any(*(KIND_FORMATS[k] for k in KINDS))
+TWO_LINE_PARTS = (_ONE_LINE, _ONE_LINE)
+"""A two-line code: one code of any kind on each line (a sequence format, ocr2stage.formats)."""
+
+
+def formats_manifest() -> dict[str, object]:
+    """The ``formats`` entry of a generated set's manifest: one format per ``kind`` (docs/FORMATS.md)."""
+    values: dict[str, object] = {k: {"regex": r} for k, r in KIND_FORMATS.items()}
+    values["two_line"] = {"sequence": list(TWO_LINE_PARTS)}
+    values["container"] = dict(CONTAINER_FORMAT)
+    return {"by": "kind", "values": values}

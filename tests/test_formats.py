@@ -1,0 +1,173 @@
+"""Code formats, check characters and constrained reading (issue 21)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.formats import cli_formats, constrained, run_formats
+from ocr2stage.decoding import decode_lattice, decode_string
+from ocr2stage.formats import (
+    BUILTIN_CHECKS,
+    Format,
+    FormatError,
+    check_function,
+    fields_to_regex,
+)
+from ocr2stage.synth.codes import (
+    KIND_FORMATS,
+    NUMERIC_KINDS,
+    formats_manifest,
+    random_code,
+    registration,
+)
+
+SERIALS = Path(__file__).resolve().parent.parent / "datasets" / "serials"
+CONTAINER = Format.from_fields("AAA[UJZ] NNNNNN C", "iso6346")
+
+
+@pytest.mark.parametrize(("check", "valid", "invalid"), [
+    ("iso6346", "CSQU3054383", "CSQU3054384"),
+    ("luhn", "79927398713", "79927398714"),
+    ("gs1_mod10", "4006381333931", "4006381333932"),
+    ("iso7064_mod11_10", "0792", "0794"),
+    ("iso7064_mod37_36", "A12425GABC1234002M", "A12425GABC1234002N"),
+    ("vin", "1M8GDM9AXKP042788", "1M8GDM9A1KP042788"),
+])
+def test_checks_accept_a_valid_code_and_refuse_one_character_off(check: str, valid: str, invalid: str) -> None:
+    fn = check_function(check)
+    assert fn(valid) and not fn(invalid)
+
+
+def test_unknown_check_and_bad_field_strings_are_refused_naming_the_problem() -> None:
+    with pytest.raises(FormatError, match="unknown check 'mod97'"):
+        check_function("mod97")
+    with pytest.raises(FormatError, match="never closed"):
+        fields_to_regex("AA[UJ NN")
+    with pytest.raises(FormatError, match="no check is named"):
+        Format.from_fields("NNNNC")
+    with pytest.raises(FormatError, match="exactly one of"):
+        Format.from_spec({"fields": "NN", "regex": "[0-9]+"})
+    assert set(BUILTIN_CHECKS) >= {"iso6346", "luhn", "gs1_mod10", "iso7064_mod37_36", "iso7064_mod11_10", "vin"}
+
+
+def test_field_string_letters_digits_alternatives_literals_and_check_span() -> None:
+    assert CONTAINER.regex == "[A-Z][A-Z][A-Z][UJZ]" + "[0-9]" * 7 and CONTAINER.check_end == 11
+    assert CONTAINER.reason("CSQU 305438 3") is None  # spaces are layout
+    assert CONTAINER.reason("CSQA3054383") == "does not fit the format"
+    assert CONTAINER.reason("CSQU3054384") == "iso6346 check fails"
+    with_type = Format.from_fields("AAA[UJZ]NNNNNNC NNAN", "iso6346")  # size/type after the check
+    assert with_type.reason("CSQU305438322G1") is None and with_type.reason("CSQU305438422G1") is not None
+    assert Format.from_fields("X-NN").accepts("Q-12") and not Format.from_fields("X-NN").accepts("Q12")
+    assert Format.from_fields("\\N-NN").accepts("N-12") and not Format.from_fields("\\N-NN").accepts("5-12")
+
+
+def test_string_engines_get_the_cheapest_look_alike_edit_and_the_check_picks_among_the_k_best() -> None:
+    assert decode_string("CS0U 3O5438 3", CONTAINER).text == "CSQU3054383"  # 0 -> a letter, O -> 0, Q by the check
+    out = decode_string("CSQU3054388", CONTAINER)  # 8's look-alike B is no digit: nothing fits the check
+    assert out.text is None and "check fails" in (out.reason or "")
+    assert decode_string("CSQU30543", CONTAINER).reason == "no candidate fits the format"  # never forced
+    date = Format(KIND_FORMATS["date"], name="date")
+    assert decode_string("2O24.1I.O7", date).text == "2024.11.07"
+
+
+def test_lattice_decoding_takes_the_most_probable_accepted_string_and_may_drop_a_box() -> None:
+    lattice = [(("C", 0.9), ("", 0.1)), (("S", 0.6), ("5", 0.4)), (("Q", 0.5), ("O", 0.3), ("0", 0.2)),
+               (("U", 0.9), ("", 0.1)), (("3", 0.9), ("", 0.1)), (("O", 0.6), ("0", 0.4)), (("5", 1.0),),
+               (("4", 1.0),), (("3", 1.0),), (("8", 1.0),), (("3", 0.8), ("", 0.2)), (("-", 0.5), ("", 0.5))]
+    out = decode_lattice(lattice, CONTAINER)
+    assert out.text == "CSQU3054383" and out.cost >= out.free_cost
+    assert decode_lattice(lattice[:6], CONTAINER).reason == "no candidate fits the format"
+
+
+def test_generator_kind_formats_accept_every_code_the_templates_draw() -> None:
+    """The shipped formats are the templates', not tuned on the test set: 6,000 fresh codes fit."""
+    rng = np.random.default_rng(123)
+    formats = run_formats({"formats": formats_manifest()})
+    assert formats is not None
+    for i in range(6000):
+        text, kind = random_code(rng, numeric=bool(i % 2))
+        assert formats.for_item({"kind": kind}).reason(text) is None, (kind, text)  # type: ignore[union-attr]
+    for _ in range(500):
+        assert Format(KIND_FORMATS["registration"]).accepts(registration(rng))
+    assert set(NUMERIC_KINDS) <= set(KIND_FORMATS)
+
+
+def test_serials_manifest_ships_the_generator_formats_and_every_truth_fits() -> None:
+    manifest = json.loads((SERIALS / "manifest.json").read_text())
+    assert manifest["formats"] == formats_manifest()
+    formats = run_formats(manifest)
+    for line in (SERIALS / "labels.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert formats.for_item(row["meta"]).reason(row["text"]) is None  # type: ignore[union-attr]
+
+
+def test_command_line_format_wins_over_the_manifest() -> None:
+    spec = cli_formats("AAA[UJZ]NNNNNNC", "iso6346")
+    formats = run_formats({"formats": formats_manifest()}, {"formats": spec})
+    assert formats is not None and formats.by is None and formats.for_item({"kind": "sn"}).check == "iso6346"
+    assert cli_formats(None, None) is None
+    with pytest.raises(FormatError):
+        cli_formats(None, "luhn")
+
+
+@pytest.mark.timeout(1800)
+def test_reader_with_a_format_matches_the_harness_decoding_and_keeps_the_raw_text() -> None:
+    """``TwoStageOCR.read(images, format=...)`` and the harness (decoding the engine's stored
+    lattice) give the same constrained reading; the lines read as without a format."""
+    from bench.engines.two_stage import TwoStageEngine
+
+    manifest = json.loads((SERIALS / "manifest.json").read_text())
+    formats = run_formats(manifest)
+    rows = [json.loads(line) for line in (SERIALS / "labels.jsonl").read_text().splitlines()[:3]]
+    images = [np.asarray(Image.open(SERIALS / "images" / r["file"]).convert("RGB")) for r in rows]
+    engine = TwoStageEngine()
+    fmts = [formats.for_item(r["meta"]) for r in rows]  # type: ignore[union-attr]
+    plain = engine._ocr.read(images)
+    with_format = engine._ocr.read(images, format=fmts)
+    readings = engine.read(images)
+    for p, w, reading, fmt in zip(plain, with_format, readings, fmts):
+        assert p.text == w.text and w.constrained is not None
+        harness = constrained(json.loads(json.dumps(reading.to_dict())), manifest, fmt)  # type: ignore[arg-type]
+        assert harness.text == w.constrained.text and harness.reason == w.constrained.reason
+
+
+def _record(engine: str, truth: str, reading: dict, prediction: str) -> dict:
+    return {"engine": engine, "file": f"{truth}.png", "truth": truth, "prediction": prediction, "reading": reading,
+            "latency_ms": 1.0, "error": None, "meta": {"kind": "container"}, "truth_chars": None}
+
+
+def test_results_table_and_metrics_count_read_right_misread_and_no_read_raw_and_with_formats() -> None:
+    """String readings get the look-alike edit, lattices the decoder; a format's rejections of
+    right and wrong raw readings are counted per format and check."""
+    from bench.metrics.formats import format_metrics
+    from bench.results import results_table
+
+    manifest = {"normalize": {"uppercase": True, "remove_whitespace": True}, "formats": formats_manifest()}
+    truth = "CSQU305438322G1"
+    line = lambda text, lattice=None: {"lines": [{"text": text, "box": None, "confidence": None, "chars": None,  # noqa: E731
+                                                  "lattice": lattice}]}
+    lattice = [[(c, 0.9), ("", 0.1)] for c in "CSQU305438322G1"]
+    lattice[2] = [("O", 0.6), ("Q", 0.4)]  # the raw reading misreads Q as O; only Q passes the check
+    records = [
+        _record("strings", truth, line("CSQU 3O5438 3 22G1"), "CSQU3O5438322G1"),  # fixed by O -> 0
+        _record("strings", truth, line("CSQU 305438 3 22G1"), truth),  # right, stays right
+        _record("strings", truth, line("CSQU 305438 8 22G1"), "CSQU305438822G1"),  # check fails: no-read
+        _record("lattice", truth, line("CSOU3054383 22G1", lattice), "CSOU305438322G1"),
+    ]
+    formats = run_formats(manifest)
+    table = results_table(records, manifest, formats)
+    assert table["constrained"].fillna("-").tolist() == [truth, truth, "-", truth]
+    assert table["raw_format_reason"].fillna("-").tolist() == ["does not fit the format", "-", "iso6346 check fails",
+                                                               "iso6346 check fails"]
+    strings = format_metrics(table[table["engine"] == "strings"])
+    assert (strings["raw"]["read_right"], strings["raw"]["misread"]) == (1, 2)
+    assert (strings["constrained"]["read_right"], strings["constrained"]["misread"],
+            strings["constrained"]["no_read"]) == (2, 0, 1)
+    per = strings["per_format"]["container"]
+    assert (per["format_rejected_wrong"], per["check_rejected_wrong"], per["check_rejected_right"]) == (1, 1, 0)
+    assert format_metrics(table[table["engine"] == "lattice"])["constrained"]["read_right"] == 1
