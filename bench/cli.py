@@ -18,6 +18,7 @@ from rich.table import Table
 from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
 from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_class, engine_names, engine_options
 from bench.engines.base import EngineUnavailable
+from bench.formats import FormatError, cli_formats
 from bench.readout import READOUTS
 from bench.results import summarize
 from bench.runner import RunError, RunOptions, default_run_dir, run as run_engines
@@ -109,10 +110,20 @@ def run(
                                 "two-stage.classifier=my.pt reads with your fine-tuned classifier.")] = None,
     keep_errors: Annotated[bool, typer.Option(
         help="With --resume: keep results that are errors (timeouts, crashes) instead of reading those images again.")] = False,
+    code_format: Annotated[Optional[str], typer.Option(
+        "--format", help="Format every code must fit, instead of the manifest's: a field string "
+                         "(A letter, N digit, X either, C check character, [UJZ] one of) or ^regex.")] = None,
+    check: Annotated[Optional[str], typer.Option(
+        help="Check character of --format: iso6346, luhn, gs1_mod10, iso7064_mod37_36, iso7064_mod11_10, "
+             "vin, or one registered in the entry-point group ocr2stage.checks.")] = None,
 ) -> None:
     """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
     names = [e.strip() for e in engines.split(",") if e.strip()]
     _check_engines(names)
+    try:
+        formats = cli_formats(code_format, check)
+    except FormatError as e:
+        _fail(str(e))
     try:
         options = engine_options(engine_option or [], names)
     except (ValueError, EngineUnavailable) as e:
@@ -123,7 +134,8 @@ def run(
         _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     try:
         opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
-                          engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]))
+                          engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]),
+                          extra={"formats": formats} if formats else {})
     except RunError as e:
         _fail(str(e))
     try:
@@ -235,12 +247,12 @@ def datasets_generate(
     out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
 ) -> None:
     """Generate a synthetic serial-code dataset (images, labels.jsonl with char boxes, manifest)."""
-    from ocr2stage.synth import STYLES, generate_dataset
+    from ocr2stage.synth import GENERATOR_STYLES, generate_dataset
 
     chosen = [s.strip() for s in styles.split(",")] if styles else None
-    unknown = sorted(set(chosen or []) - set(STYLES))
+    unknown = sorted(set(chosen or []) - set(GENERATOR_STYLES))
     if unknown:
-        _fail(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(STYLES)}")
+        _fail(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(GENERATOR_STYLES)}")
     folder = out_dir or Path("datasets") / name
     with Progress(console=console) as progress:
         task = progress.add_task(f"generating {name}", total=n)

@@ -149,8 +149,10 @@ def test_results_table_and_metrics_count_read_right_misread_and_no_read_raw_and_
 
     manifest = {"normalize": {"uppercase": True, "remove_whitespace": True}, "formats": formats_manifest()}
     truth = "CSQU305438322G1"
-    line = lambda text, lattice=None: {"lines": [{"text": text, "box": None, "confidence": None, "chars": None,  # noqa: E731
-                                                  "lattice": lattice}]}
+
+    def line(text: str, lattice: list | None = None) -> dict:
+        return {"lines": [{"text": text, "box": None, "confidence": None, "chars": None, "lattice": lattice}]}
+
     lattice = [[(c, 0.9), ("", 0.1)] for c in "CSQU305438322G1"]
     lattice[2] = [("O", 0.6), ("Q", 0.4)]  # the raw reading misreads Q as O; only Q passes the check
     records = [
@@ -171,3 +173,28 @@ def test_results_table_and_metrics_count_read_right_misread_and_no_read_raw_and_
     per = strings["per_format"]["container"]
     assert (per["format_rejected_wrong"], per["check_rejected_wrong"], per["check_rejected_right"]) == (1, 1, 0)
     assert format_metrics(table[table["engine"] == "lattice"])["constrained"]["read_right"] == 1
+
+
+CONTAINERS = SERIALS.parent / "containers"
+
+
+def test_containers_set_carries_valid_check_digits_in_both_layouts_and_the_recipe_reproduces_it(tmp_path: Path) -> None:
+    """Every shipped container number passes its ISO 6346 format; half are stacked; the first
+    image of each layout is rendered again byte for byte from the recipe."""
+    from ocr2stage.synth.containers import CONTAINER_STYLES
+    from ocr2stage.synth.dataset import sample_seed, save_png
+
+    recipe = json.loads((SERIALS.parent / "recipes" / "containers.json").read_text())
+    manifest = json.loads((CONTAINERS / "manifest.json").read_text())
+    formats = run_formats(manifest)
+    rows = [json.loads(line) for line in (CONTAINERS / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == recipe["n"] >= 300
+    for row in rows:
+        assert formats.for_item(row["meta"]).reason(row["text"]) is None  # type: ignore[union-attr]
+        assert formats.for_item(row["meta"]).check == "iso6346"  # type: ignore[union-attr]
+    layouts = [r["meta"]["layout"] for r in rows]
+    assert layouts.count("stacked") == layouts.count("horizontal") == len(rows) // 2
+    assert all(len(r["text"].split("\n")) == 12 for r in rows if r["meta"]["layout"] == "stacked")
+    for i, style in enumerate(recipe["styles"]):
+        save_png(CONTAINER_STYLES[style](sample_seed(recipe["seed"], i)), tmp_path / "x.png")
+        assert (tmp_path / "x.png").read_bytes() == (CONTAINERS / "images" / f"{i:06d}.png").read_bytes()

@@ -5,13 +5,14 @@ displays, OCR fonts), camera degradations on top, and one exact box per characte
 without the benchmark harness.
 """
 
-from .dataset import RECIPE, TEST_SEEDS, generate_dataset, sample_seed
+from .dataset import GENERATOR_STYLES, RECIPE, TEST_SEEDS, generate_dataset, sample_seed
 from .fonts import MissingFontError
 from .render import CHARSET, STYLES, Sample, render_sample
 from .sheet import contact_sheet
 
 __all__ = [
     "CHARSET",
+    "GENERATOR_STYLES",
     "RECIPE",
     "STYLES",
     "TEST_SEEDS",

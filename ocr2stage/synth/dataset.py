@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from .codes import formats_manifest
+from .containers import CONTAINER_STYLES
 from .render import CHARSET, STYLES, Sample, render_sample
 from .sheet import contact_sheet
 
@@ -22,7 +25,10 @@ RECIPE = "ocr2stage.synth/4"  # bump when rendering changes: same seed, differen
 # /4: nameplates draw from 152 faces (FHWA highway series, npm @fontsource faces); the six code styles still render as in /1.
 # /3: nameplates draw from 18 faces, not 13; the six code styles still render as in /1.
 # /2: nameplate codes include registrations; the six code styles (the shipped `serials`) render as in /1.
-TEST_SEEDS: dict[str, int] = {"serials": 20261125}
+TEST_SEEDS: dict[str, int] = {"serials": 20261125, "containers": 20261128}
+GENERATOR_STYLES: tuple[str, ...] = (*STYLES, *CONTAINER_STYLES)
+"""Every style a data set may be generated in: ``STYLES`` (drawn by ``render_sample``) and the
+container layouts, which only a set that names them gets."""
 _IMAGE_NAME = re.compile(r"^\d{6}\.png$")
 
 
@@ -62,9 +68,9 @@ def generate_dataset(
     just written (1 per image), as a progress bar's ``advance`` expects.
     """
     styles = tuple(STYLES if styles is None else styles)
-    unknown = sorted(set(styles) - set(STYLES))
+    unknown = sorted(set(styles) - set(GENERATOR_STYLES))
     if unknown or not styles:
-        raise ValueError(f"unknown or no styles {unknown}; known: {', '.join(STYLES)}")
+        raise ValueError(f"unknown or no styles {unknown}; known: {', '.join(GENERATOR_STYLES)}")
     out_dir = Path(out_dir)
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -73,7 +79,9 @@ def generate_dataset(
             old.unlink()
     with (out_dir / "labels.jsonl").open("w") as labels:
         for i in range(n):
-            sample = render_sample(sample_seed(seed, i), styles[i % len(styles)])
+            style = styles[i % len(styles)]
+            render = CONTAINER_STYLES.get(style, partial(render_sample, style=style))
+            sample = render(sample_seed(seed, i))
             file = f"{i:06d}.png"
             save_png(sample, images / file)
             labels.write(json.dumps(label_row(file, sample)) + "\n")
@@ -95,5 +103,6 @@ def manifest(name: str, n: int, seed: int, styles: Sequence[str]) -> dict:
         "charset": CHARSET,
         "readout": "all_lines",
         "normalize": {"uppercase": True, "remove_whitespace": True},
+        "formats": formats_manifest(),
         "generator": {"recipe": RECIPE, "seed": seed, "styles": list(styles), "n": n},
     }

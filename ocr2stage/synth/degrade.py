@@ -52,8 +52,10 @@ def warp_boxes(chars: list[tuple[str, Box]], hom: np.ndarray) -> list[tuple[str,
     return out
 
 
-def geometry(rng: np.random.Generator, flat: Flat, meta: Meta) -> tuple[np.ndarray, list[tuple[str, Box]]]:
-    """Warp, crop a camera ROI around the code with uneven margins, and scale into 64-160 px."""
+def geometry(rng: np.random.Generator, flat: Flat, meta: Meta, max_height: int | None = None
+             ) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+    """Warp, crop a camera ROI around the code with uneven margins, and scale into 64-160 px
+    (up to ``max_height`` for a tall marking: a container number stacked one character a row)."""
     hom = _homography(rng, flat, meta)
     h, w = flat.image.shape[:2]
     warped = cv2.warpPerspective(flat.image, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -67,7 +69,7 @@ def geometry(rng: np.random.Generator, flat: Flat, meta: Meta) -> tuple[np.ndarr
     cx1 = min(w, int(np.ceil(boxes[:, 2].max() + right)))
     cy1 = min(h, int(np.ceil(boxes[:, 3].max() + bottom)))
     crop = warped[cy0:cy1, cx0:cx1]
-    scale = float(np.clip(crop.shape[0], MIN_HEIGHT, MAX_HEIGHT) / crop.shape[0])
+    scale = float(np.clip(crop.shape[0], MIN_HEIGHT, max_height or MAX_HEIGHT) / crop.shape[0])
     if scale != 1.0:
         size = (max(1, round(crop.shape[1] * scale)), round(crop.shape[0] * scale))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
