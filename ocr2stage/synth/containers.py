@@ -8,9 +8,8 @@ nothing of theirs is touched: ``render_container(seed)`` draws from its own seed
 Why stacked: a line recogniser has no reading order for a column of single characters, a
 character reader does.
 
-``python -m ocr2stage.synth.containers OUT --n 300 --seed S`` writes a data set as
-``generate_dataset`` does (the fingerprint is written by ``bench datasets generate``, which
-accepts the style ``container``).
+``bench datasets generate containers --styles container_horizontal,container_stacked`` writes a
+data set of them (``generate_dataset`` takes the styles of :data:`CONTAINER_STYLES` in turn).
 """
 
 from __future__ import annotations
