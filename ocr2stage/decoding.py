@@ -33,6 +33,11 @@ DROP_FLOOR = 1e-6
 read as a confident character that is not part of the code). A character a lattice does not
 list is impossible: forcing it in would be a guess, and a guess is what a no-read avoids."""
 K_BEST = 8
+BEAM = 20.0
+"""Paths more than this (in -log probability: a factor of 5e8) behind the best path so far are
+given up. Without it a two-line format (two broad formats one after the other, hundreds of
+states) kept every state alive and cost ~10x the time; a path that far behind would need three
+or more readings the classifier put near its lattice's floor of 1e-3 to win."""
 
 CONFUSABLE: dict[tuple[str, str], float] = {}
 """Cost of reading one character as a look-alike, both ways, for string-only engines: shapes
@@ -93,7 +98,7 @@ def string_costs(text: str, symbols: str = SYMBOLS) -> tuple[np.ndarray, str]:
     return costs, symbols
 
 
-def k_best(costs: np.ndarray, aut: Automaton, k: int = K_BEST) -> list[tuple[float, str]]:
+def k_best(costs: np.ndarray, aut: Automaton, k: int = K_BEST, beam: float = BEAM) -> list[tuple[float, str]]:
     """The ``k`` cheapest paths through the boxes that end in a final state, as (cost, string),
     cheapest first (two paths may spell the same string: dropping one box or another).
 
@@ -103,6 +108,10 @@ def k_best(costs: np.ndarray, aut: Automaton, k: int = K_BEST) -> list[tuple[flo
     state, cost = np.array([aut.initial]), np.array([0.0])  # the live paths, sorted by state then cost
     steps: list[tuple[np.ndarray, np.ndarray]] = []  # per box: each path's previous path and symbol
     for row in costs:
+        if not np.isfinite(row[:-1]).any():  # a box that is surely no character: every path drops it
+            cost = cost + row[-1]
+            steps.append((np.arange(len(state)), np.full(len(state), -1)))
+            continue
         alive = np.zeros(aut.n_states, dtype=bool)
         alive[state] = True
         e = aut.edges_reading(np.nonzero(np.isfinite(row[:-1]))[0])
@@ -119,6 +128,7 @@ def k_best(costs: np.ndarray, aut: Automaton, k: int = K_BEST) -> list[tuple[flo
         order = np.lexsort((total, to))
         rank = np.arange(len(order)) - np.searchsorted(to[order], to[order], side="left")
         keep = order[rank < k]
+        keep = keep[total[keep] <= total[keep].min() + beam] if len(keep) else keep
         state, cost = to[keep], total[keep]
         steps.append((prev[keep], sym[keep]))
     ends = np.nonzero(aut.final[state])[0]
