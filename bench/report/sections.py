@@ -121,8 +121,12 @@ def misreads(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> dict
         reads = [f"{e['stats'].engine} {pct(e['points'][k].read_rate.estimate)} {ci(e['points'][k].read_rate)}"
                  for e in ranked]
         reads[0] = reads[0].replace(" ", " reads ", 1)
+        over = [f"{e['stats'].engine} {pct(e['points'][k].misread_rate)}" for e in ranked
+                if e["points"][k].misread_rate > limit]
+        caveat = (f" Held out, the accepted codes were misread more often than that ({', '.join(over)}): "
+                  "too few images to choose a threshold for this limit." if over else "")
         sentences.append(f"At <= {_limit(limit)} misreads (threshold chosen on the other half of the images): "
-                         f"{', '.join(reads)}.")
+                         f"{', '.join(reads)}.{caveat}")
     curves = {e["stats"].engine: (e["curve"].read_rate, e["curve"].misread_rate) for e in engines}
     points = {e["stats"].engine: [(p.read_rate.estimate, p.misread_rate) for p in e["points"]] for e in engines}
     diagrams = {e["stats"].engine: (e["reliability"].edges, e["reliability"].count, e["reliability"].accuracy,
