@@ -1,4 +1,9 @@
-"""EasyOCR 1.7 (CRAFT detector + english_g2 CRNN recogniser), weights from the offline package."""
+"""EasyOCR 1.7 (CRAFT detector + english_g2 CRNN recogniser), weights from the offline package.
+
+Confidence: each recognised box has EasyOCR's CRNN score; a line's is its weakest box's
+(:func:`bench.engines.order.into_lines`), and a code's the weakest of the lines the readout
+took (:func:`bench.readout.code_confidence`).
+"""
 
 from __future__ import annotations
 

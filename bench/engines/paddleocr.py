@@ -1,5 +1,9 @@
 """PaddleOCR 3.7 with the PP-OCRv5_mobile det + rec models (not PaddleOCR's default PP-OCRv6).
 
+Confidence: each recognised box has its ``rec_score``; a line's is its weakest box's
+(:func:`bench.engines.order.into_lines`), and a code's the weakest of the lines the readout
+took (:func:`bench.readout.code_confidence`).
+
 The model folders come from ``bench models fetch`` (sha256-checked) or from the user
 (``OCR2STAGE_PADDLE_DET_DIR`` / ``OCR2STAGE_PADDLE_REC_DIR`` for other PaddleOCR models).
 """

@@ -2,6 +2,8 @@
 
 Page segmentation mode 6 (a single uniform block): the inputs are code crops, one or two lines.
 Tesseract has per-symbol boxes and confidences, so its character detection is measured too.
+Confidence: a symbol's is Tesseract's (0-100, scaled to 0-1); a line's is its weakest symbol's, and a
+code's the weakest of the lines the readout took (:func:`bench.readout.code_confidence`).
 """
 
 from __future__ import annotations
