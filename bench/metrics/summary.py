@@ -52,9 +52,16 @@ def misread_inputs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if "confidence" not in rows:
         return None
     returned = rows["prediction"].fillna("").astype(str).ne("") & rows["error"].isna()
-    outcome = outcomes(rows["correct"].to_numpy(dtype=bool), returned.to_numpy())
     confidence = pd.to_numeric(rows["confidence"], errors="coerce").to_numpy(dtype=float)
+    if returned.any() and np.isnan(confidence[returned.to_numpy()]).all():
+        return None  # no confidence recovered (predictions gone): nothing to threshold
+    outcome = outcomes(rows["correct"].to_numpy(dtype=bool), returned.to_numpy())
     return outcome, confidence, halves(rows["file"].astype(str).tolist())
+
+
+def _threshold(t: float) -> float | str:
+    """A threshold for JSON, which has no infinities: "all" accepts every code, "none" none."""
+    return t if np.isfinite(t) else "all" if t < 0 else "none"
 
 
 def misread_metrics(rows: pd.DataFrame) -> dict[str, Any] | None:
@@ -74,7 +81,7 @@ def misread_metrics(rows: pd.DataFrame) -> dict[str, Any] | None:
         "operating_points": [
             {"max_misread": p.max_misread, "read_rate": p.read_rate.estimate, "low": p.read_rate.low,
              "high": p.read_rate.high, "misread_rate": p.misread_rate, "misreads": p.misreads,
-             "thresholds": list(p.thresholds), "threshold": p.threshold}
+             "thresholds": [_threshold(t) for t in p.thresholds], "threshold": _threshold(p.threshold)}
             for p in operating_points(outcome, confidence, first)
         ],
     }
