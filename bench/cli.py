@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -116,6 +117,19 @@ def run(
     check: Annotated[Optional[str], typer.Option(
         help="Check character of --format: iso6346, luhn, gs1_mod10, iso7064_mod37_36, iso7064_mod11_10, "
              "vin, or one registered in the entry-point group ocr2stage.checks.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes (with --cluster: Ray actors) per engine; the images are spread over them.")] = 1,
+    batch: Annotated[Optional[int], typer.Option(
+        min=1, help="Throughput mode: B images per engine call; per-image latency is then not measured.")] = None,
+    cluster: Annotated[Optional[str], typer.Option(
+        help="Run the engines as Ray actors: local (a Ray started for the run), auto (a running cluster) or "
+             "ray://HOST:PORT. Needs the extra: pip install 'ocr2stage-bench[ray]'. See docs/scaling.md.")] = None,
+    engine_resources: Annotated[Optional[list[str]], typer.Option(
+        "--engine-resources", help="With --cluster: resources of each actor of an engine, repeatable; "
+                                   "e.g. two-stage=cpu:1,gpu:0.25 (default cpu:1).")] = None,
+    shared_images: Annotated[bool, typer.Option(
+        help="With --cluster: actors read the images from the dataset's path, which every node must see, "
+             "instead of getting their bytes from this process.")] = False,
 ) -> None:
     """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
     names = [e.strip() for e in engines.split(",") if e.strip()]
@@ -132,10 +146,22 @@ def run(
         _fail(f"unknown readout {readout!r}; choose one of {', '.join(READOUTS)}")
     if device != "cpu" and not device.startswith("cuda"):
         _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    run_on = run_engines
+    if cluster is not None or engine_resources or shared_images:
+        from bench import cluster as ray_cluster
+
+        if cluster is None:
+            _fail("--engine-resources and --shared-images go with --cluster")
+        try:
+            spec = ray_cluster.cluster_spec(cluster, names, engine_resources or [], shared_images)
+        except RunError as e:
+            _fail(str(e))
+        run_on = partial(ray_cluster.run, spec=spec)
     try:
         opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
                           engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]),
-                          extra={"formats": formats} if formats else {})
+                          extra={"formats": formats} if formats else {}, workers=workers, batch=batch,
+                          cluster=cluster)
     except RunError as e:
         _fail(str(e))
     try:
@@ -164,7 +190,7 @@ def run(
                 progress.update(tasks[engine], status=event.removeprefix("status:")[:60])
 
         try:
-            run_engines(ds, opts, Path(run_dir), resume=resume, on_event=on_event, retry_errors=not keep_errors)
+            run_on(ds, opts, Path(run_dir), resume=resume, on_event=on_event, retry_errors=not keep_errors)
         except RunError as e:
             _fail(str(e))
     summary = summarize(Path(run_dir))
@@ -397,6 +423,54 @@ def crossval(
     out.print(f"run folder: {run_dir}")
     if report:
         _write_report(run_dir, None)
+
+
+@app.command()
+def finetune(
+    dataset: Annotated[str, typer.Option(help="Your labelled code images: a dataset name or folder (images/ + "
+                                              "labels.csv file,text or labels.jsonl).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Weights to write (+ .json checksum sidecar).")],
+    init: Annotated[Optional[Path], typer.Option(help="Weights to start from (default: the shipped ones).")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed in, so other codes are not "
+                                                      "forgotten.")] = 1000,
+    val_images: Annotated[int, typer.Option(min=1, help="Generated images the result is checked on.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the generated images and the training order.")] = 1,
+    cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Fine-tune the two-stage classifier on your own code images, labelled only with their text:
+    each character crop is labelled by aligning the text to the classifier's reading. Read the
+    result with --engine-option two-stage.classifier=OUT; measure first with bench crossval."""
+    import torch
+
+    from bench.finetune import FinetuneError
+    from bench.finetune import finetune as run_finetune
+    from ocr2stage.classification.train import TrainConfig
+    from ocr2stage.classification.weights import DEFAULT_PATH, save_classifier, verify_classifier
+
+    try:
+        ds = load_dataset(dataset)
+    except DatasetError as e:
+        _fail(str(e))
+    for problem in ds.problems:
+        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    base = init or DEFAULT_PATH
+    cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, init=base,
+                      cache_dir=cache_dir, device=device)
+    torch.manual_seed(seed)
+    try:
+        with _progress_bars() as progress:
+            result, data = run_finetune(ds, cfg, console.print, _progress_events(progress))
+    except (FinetuneError, ValueError) as e:
+        _fail(str(e))
+    meta = {"command": shlex.join(["bench", *sys.argv[1:]]), "init": str(base), "init_sha256": verify_classifier(base),
+            "user_codes": data, "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
+            "bf16": result.bf16, "train_crops": result.n_train, "train_seconds": round(result.seconds, 1),
+            "val_accuracy": round(result.val_accuracy, 5), "torch": torch.__version__}
+    checksum = save_classifier(result.net, out_path, meta)
+    out.print(f"{data['images']} images, {data['crops']} crops; generated validation crops {result.val_accuracy:.4f}; "
+              f"wrote {out_path} ({checksum})")
 
 
 if __name__ == "__main__":

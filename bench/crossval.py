@@ -146,23 +146,23 @@ def _code_images(dataset: Dataset, items: Sequence[Item], done: list[int],
         on_event(LABELLING, "advance", 1)
 
 
-def label_crops(dataset: Dataset, items: Sequence[Item], opts: CrossvalOptions,
-                on_event: OnEvent) -> tuple[CropSet, int]:
-    """Character crops of every image, labelled from its text by stage 1 + the shipped classifier
-    (cached by the dataset's fingerprint and the image list; ``.image`` indexes ``items``), and how
-    many images stage 1 ran on (0 when the crops came from the cache)."""
+def label_crops(dataset: Dataset, items: Sequence[Item], labeller: Path, cache_dir: Path, device: str,
+                on_event: OnEvent, log: Callable[[str], None] | None = None) -> tuple[CropSet, int]:
+    """Character crops of every image, labelled from its text by stage 1 + the ``labeller``
+    classifier (cached by the dataset's fingerprint, the image list and the labeller; ``.image``
+    indexes ``items``), and how many images stage 1 ran on (0 when the crops came from the cache).
+    What is left out and why goes to ``log`` (default: the labelling progress bar's status)."""
     from ocr2stage.classification.text_labels import CodeImages
     from ocr2stage.classification.train import TrainConfig, user_code_crops
-    from ocr2stage.classification.weights import DEFAULT_PATH
     from ocr2stage.detection import CharDetector
 
     on_event(LABELLING, "total", len(items))
     files = hashlib.sha256("\n".join(it.file for it in items).encode()).hexdigest()[:16]
     done = [0]
     codes = CodeImages(f"{fingerprint(dataset.root)} files:{files}", _code_images(dataset, items, done, on_event))
-    cfg = TrainConfig(init=DEFAULT_PATH, cache_dir=opts.cache_dir, device=opts.device)
-    crops = user_code_crops(CharDetector(device=opts.device), cfg, codes,
-                            lambda msg: on_event(LABELLING, f"status:{msg}", 0))
+    cfg = TrainConfig(labeller=labeller, cache_dir=cache_dir, device=device)
+    crops = user_code_crops(CharDetector(device=device), cfg, codes,
+                            log or (lambda msg: on_event(LABELLING, f"status:{msg}", 0)))
     on_event(LABELLING, "advance", len(items) - done[0])  # all of them when they came from the cache
     return crops, done[0]
 
@@ -235,8 +235,10 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
         previous = json.loads(run_json.read_text())["options"].get("crossval", {}).get("plan")
         if previous != plan_id:  # the folds' readings so far would come from other classifiers
             raise CrossvalError(f"cannot resume {run_dir}: it was made with another split or other fine-tuning settings")
+    from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
+
     started = time.perf_counter()
-    crops, detected = label_crops(dataset, items, opts, on_event)
+    crops, detected = label_crops(dataset, items, DEFAULT_PATH, opts.cache_dir, opts.device, on_event)
     labelling = {"images": len(set(crops.image.tolist())), "crops": len(crops.labels), "stage1_images": detected,
                  "seconds": round(time.perf_counter() - started, 1)}
     files = [it.file for it in items]
@@ -246,8 +248,6 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
         classifiers.append(fine_tune(crops, folds, k, files, opts, run_dir, identity,
                                      lambda msg, k=k: on_event(FINE_TUNING, f"status:fold {k}: {msg}", 0)))
         on_event(FINE_TUNING, "advance", 1)
-    from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
-
     record = {
         "plan": plan_id, "folds": opts.folds, "seed": opts.seed, "group_by": opts.group_by,
         "fold_of": {it.file: f for it, f in zip(items, folds)},

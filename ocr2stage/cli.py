@@ -6,50 +6,17 @@ import shlex
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
-
-if TYPE_CHECKING:  # heavy (torch): imported where a command needs it
-    from ocr2stage.classification.text_labels import CodeImage, CodeImages
 
 app = typer.Typer(add_completion=False, help="Two-stage OCR: CRAFT character detection + CNN classifier.")
 
 
 def _normalise(text: str) -> str:
     return "".join(text.split()).upper()
-
-
-def _code_images(name_or_path: str) -> CodeImages:
-    """The labelled images of a dataset the user may train on, identified by its fingerprint.
-
-    Why bench's loader: a user's labelled set is read exactly as ``bench run`` reads it, bad rows
-    reported the same way. Evaluation sets are refused here, before training starts; images are
-    read one at a time as training labels them."""
-    from bench.datasets import DatasetError, ImageError, evaluation_only, fingerprint, load_dataset, load_image
-    from ocr2stage.classification.text_labels import CodeImages
-
-    try:
-        ds = load_dataset(name_or_path)
-    except DatasetError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--codes") from exc
-    refusal = evaluation_only(ds)
-    if refusal:
-        raise typer.BadParameter(refusal, param_hint="--codes")
-    for problem in ds.problems:
-        typer.echo(f"label row left out: {problem}")
-
-    def read() -> Iterator[CodeImage]:
-        for item in ds.items:
-            try:
-                yield item.file, load_image(ds.images_dir / item.file), item.text
-            except ImageError as exc:
-                yield item.file, str(exc), item.text
-
-    return CodeImages(fingerprint(ds.root), read())
 
 
 @app.command()
@@ -63,9 +30,6 @@ def train(
         "classifier.pt"),
     init: Annotated[Optional[Path], typer.Option(help="Weights to fine-tune from.")] = None,
     crops: Annotated[Optional[Path], typer.Option(help="Folder of labelled crops (labels.csv: file,label).")] = None,
-    codes: Annotated[Optional[str], typer.Option(
-        help="Your own labelled code images: a dataset folder as bench reads it (images/ and labels.csv "
-             "file,text); each image's character crops are labelled from its text.")] = None,
     trainsets: Annotated[Optional[Path], typer.Option(
         help="Real labelled characters and plates to mix in (the layout of ../shared/trainsets).")] = None,
     real_weight: Annotated[int, typer.Option(help="Times each real crop is seen per epoch.")] = 2,
@@ -87,16 +51,16 @@ def train(
                       user_crops=crops, trainsets=trainsets, real_weight=real_weight, labeller=labeller,
                       cache_dir=cache_dir, device=device)
     try:
-        result = run(cfg, log=typer.echo, codes=None if codes is None else _code_images(codes))
+        result = run(cfg, log=typer.echo)
     except (ValueError, TrainsetsError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
         "width": result.net.features[0][0].out_channels, "bf16": result.bf16,
-        "init": str(init) if init else None, "user_crops": str(crops) if crops else None, "user_codes": codes,
+        "init": str(init) if init else None, "user_crops": str(crops) if crops else None,
         "trainsets": str(trainsets) if trainsets else None, "real_weight": real_weight if trainsets else None,
-        "labeller": verify_classifier(labeller or init or DEFAULT_PATH) if codes or trainsets else None,
+        "labeller": verify_classifier(labeller or init or DEFAULT_PATH) if trainsets else None,
         "train_crops": result.n_train, "val_crops": result.n_val, "train_seconds": round(result.seconds, 1),
         "val_accuracy": round(result.val_accuracy, 5),
         "val_accuracy_by_style": {k: round(v, 5) for k, v in result.val_by_style.items()},

@@ -42,7 +42,7 @@ class TwoStageEngine:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
     def __init__(self, device: str = "cpu", classifier: str | None = None) -> None:
-        """``classifier``: weights of your own (``ocr2stage train --init ... --codes ...``, checksum
+        """``classifier``: weights of your own (``bench finetune --dataset MY_SET --out my.pt``, checksum
         sidecar beside), read alone as ``TwoStageOCR.from_pretrained`` reads them; default: the
         shipped pair."""
         try:

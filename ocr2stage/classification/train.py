@@ -212,11 +212,10 @@ def real_crops(detector: CharDetector, cfg: TrainConfig, root: Path,
     return [s.train for s in splits.values()], {style: s.val for style, s in splits.items()}
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print,
-          codes: text_labels.CodeImages | None = None, extra: Sequence[CropSet] = ()) -> TrainResult:
-    """Stage-1 crops of generated images (cached), user crops, the crops of user code images
-    ``codes`` and ``extra`` labelled crops (e.g. a cross-validation fold's share of
-    :func:`user_code_crops`), then epochs of augmented mini-batches."""
+def train(cfg: TrainConfig, log: Callable[[str], None] = print, extra: Sequence[CropSet] = ()) -> TrainResult:
+    """Stage-1 crops of generated images (cached), user crops, the real trainsets and ``extra``
+    labelled crops (e.g. a user's code images labelled by :func:`user_code_crops`, or a
+    cross-validation fold's share of them), then epochs of augmented mini-batches."""
     check_seed(cfg.seed)
     if cfg.trainsets is not None:
         trainsets.check_root(cfg.trainsets)
@@ -226,15 +225,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print,
     parts = [generated_crops(detector, cfg, 0, cfg.n_images, log)] if cfg.n_images > 0 else []
     if cfg.user_crops is not None:
         parts.append(load_user_crops(cfg.user_crops))
-    if codes is not None:
-        parts.append(user_code_crops(detector, cfg, codes, log))
     parts += extra
     real_val: dict[str, CropSet] = {}
     if cfg.trainsets is not None:
         real_parts, real_val = real_crops(detector, cfg, cfg.trainsets, log)
         parts += real_parts * cfg.real_weight
     if not sum(len(p.labels) for p in parts):  # none given, or none usable
-        raise ValueError("nothing to train on: give --n-images > 0, --crops or --codes with usable images")
+        raise ValueError("nothing to train on: give --n-images > 0, --crops, --trainsets or labelled code images")
     data = CropSet.concat(parts)
     val = generated_crops(detector, cfg, cfg.n_images, cfg.val_images, log)
     if cfg.init is not None:
