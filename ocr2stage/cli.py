@@ -57,7 +57,8 @@ def train(
     meta = {
         "command": "ocr2stage " + shlex.join(sys.argv[1:]),
         "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
-        "width": result.net.features[0][0].out_channels, "bf16": result.bf16,
+        "width": result.net.features[0][0].out_channels,  # type: ignore[index]  # items typed Module
+        "bf16": result.bf16,
         "init": str(init) if init else None, "user_crops": str(crops) if crops else None,
         "trainsets": str(trainsets) if trainsets else None, "real_weight": real_weight if trainsets else None,
         "labeller": verify_classifier(labeller or init or DEFAULT_PATH) if trainsets else None,

@@ -22,8 +22,7 @@ from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier
 from ocr2stage.decoding import Alternatives, Decoded, decode_lattice
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig, union_box
 from ocr2stage.formats import Format
-
-Box = tuple[float, float, float, float]
+from ocr2stage.geometry import Box
 
 
 @dataclass(frozen=True)
@@ -244,7 +243,7 @@ class TwoStageOCR:
         the lines themselves are read as without a format."""
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
-        grays = [to_gray(rgb) if lines else None for rgb, lines in zip(rgbs, detections)]
+        grays = [to_gray(rgb) if rgb is not None and lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
         probs = self.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))

@@ -8,7 +8,7 @@ labelled with the reject class) - not an idealised version of them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,9 @@ import numpy as np
 from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE
 from ocr2stage.detection import CharDetector, DetectedChar
+from ocr2stage.geometry import Box
+from ocr2stage.synth.dataset import generated_samples  # re-exported: where training images come from
 
-Box = tuple[float, float, float, float]
 REJECT_INDEX = len(CLASSES) - 1
 COVER_MIN = 0.6
 """Share of a true character a detection must cover to be labelled with it; less is a fragment."""
@@ -117,14 +118,6 @@ class CropSet:
         )
 
 
-def generated_samples(dataset_seed: int, start: int, count: int) -> Iterator[tuple[int, object]]:
-    """``(index, Sample)`` of generated images ``start .. start+count-1``, styles in turn."""
-    from ocr2stage.synth import STYLES, render_sample, sample_seed
-
-    for i in range(start, start + count):
-        yield i, render_sample(sample_seed(dataset_seed, i), style=STYLES[i % len(STYLES)])
-
-
 def detect_crops(
     detector: CharDetector, dataset_seed: int, start: int, count: int,
     progress: Callable[[int], None] | None = None,
@@ -176,7 +169,8 @@ def cached_crops(
     progress: Callable[[int], None] | None = None,
 ) -> CropSet:
     """:func:`detect_crops`, stored under ``cache_dir`` so a re-run of training skips stage 1."""
-    path = Path(cache_dir) / f"crops-{dataset_seed}-{start}-{count}-{cache_key(detector, dataset_seed, start, count)}.npz"
+    key = cache_key(detector, dataset_seed, start, count)
+    path = Path(cache_dir) / f"crops-{dataset_seed}-{start}-{count}-{key}.npz"
     if path.exists():
         return CropSet.load(path)
     crop_set = detect_crops(detector, dataset_seed, start, count, progress)

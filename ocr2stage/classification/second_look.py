@@ -229,6 +229,7 @@ def second_look(
             merges, splits = plan
             boxes = [u for _, _, u in merges] + [b for bs in splits.values() for b in bs]
             if boxes:
+                assert gray is not None  # the image has lines
                 crops.append(line_crops(gray, [DetectedLine(tuple(boxes), line.fit)]))
             plans.append(plan)
             sizes.append(len(boxes))

@@ -110,11 +110,12 @@ def text_labelled_crops(
     crops, labels, image_index, skipped, used = [], [], [], [], 0
     for i, (name, rgb, text) in enumerate(images):
         reason = rgb if isinstance(rgb, str) else label_text(text)
-        lines: list[DetectedLine] = [] if reason else detector.detect(rgb)
+        # rgb is a str (why it cannot be read) only when it is the reason
+        lines: list[DetectedLine] = [] if reason else detector.detect(rgb)  # type: ignore[arg-type]
         if not reason and not lines:
             reason = "stage 1 found no characters"
         if not reason:
-            image_crops = line_crops(to_gray(rgb), lines)
+            image_crops = line_crops(to_gray(rgb), lines)  # type: ignore[arg-type]  # as above
             probs = probabilities(image_crops)
             bounds = np.cumsum([0] + [len(line.chars) for line in lines])
             matched = label_lines([reading(probs[a:b]) for a, b in zip(bounds, bounds[1:])], text)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ocr2stage.checksums import WeightsError, file_digest
 from ocr2stage.classification.net import CLASSES, CharNet
-from ocr2stage.detection.craft import WeightsError, file_digest, native_bf16
+from ocr2stage.device import native_bf16
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "weights" / "classifier.pt"
 
@@ -28,7 +29,7 @@ def save_classifier(net: CharNet, path: Path, meta: dict[str, Any]) -> str:
     """Write the weights and their sidecar; return ``sha256:<hex>``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    width = net.features[0][0].out_channels
+    width = net.features[0][0].out_channels  # type: ignore[index]  # nn.Sequential items are typed Module
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     torch.save({"state_dict": state, "classes": list(CLASSES), "width": width}, path)
     checksum = "sha256:" + file_digest(path, "sha256")

@@ -18,6 +18,7 @@ from torch import nn
 
 from ocr2stage.checksums import WeightsError, file_digest
 from ocr2stage.detection.sizing import FIRST_HEIGHT, scaled
+from ocr2stage.device import native_bf16
 
 CRAFT_FILE = "craft_mlt_25k.pth"
 CRAFT_MD5 = "2f8227d2def4037cdb3b34389dcf9ec1"
@@ -58,19 +59,6 @@ class ScoreMaps:
     region: np.ndarray
     affinity: np.ndarray
     scale: tuple[float, float]
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` runs bfloat16 convolutions in hardware (AVX512-BF16 or AMX CPUs,
-    Ampere and newer GPUs); elsewhere bf16 is emulated and slower than float32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # private probes; a torch without them gets float32
-        return False
 
 
 class _Bfloat16Backbone(nn.Module):
@@ -116,7 +104,7 @@ def _calibration_inputs() -> Iterator[torch.Tensor]:
     """CRAFT inputs of generated images of the classifier's training seed at the first-pass size
     of a one-line code (:data:`~ocr2stage.detection.sizing.FIRST_HEIGHT` tall), so the int8
     ranges are those stage 1 sees."""
-    from ocr2stage.classification.dataset import generated_samples
+    from ocr2stage.synth.dataset import generated_samples
 
     seed, count = INT8_CALIBRATION
     for _, sample in generated_samples(seed, 0, count):
@@ -147,7 +135,7 @@ def quantized_backbone(basenet: nn.Module) -> nn.Module:
 
 def _normalised(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """An RGB uint8 image resized to ``size`` = (width, height), as CRAFT's (1, 3, H, W) input."""
-    resized = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR), dtype=np.float32)
+    resized = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
     return torch.from_numpy(((resized - _MEAN) / _STD).transpose(2, 0, 1).copy())[None]
 
 

@@ -18,8 +18,7 @@ from ocr2stage.detection.chars import Blob, find_blobs
 from ocr2stage.detection.craft import CraftNet, ScoreMaps
 from ocr2stage.detection.lines import LineFit, fit_line, group_lines, word_ids
 from ocr2stage.detection.sizing import FIRST_HEIGHT, MAX_SIDE, first_factor, scaled
-
-Box = tuple[float, float, float, float]
+from ocr2stage.geometry import Box
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ are then joined into one line when they lie on the same (possibly tilted) baseli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from scipy import ndimage
@@ -34,7 +35,11 @@ class LineFit:
     intercept: float
     height: float
 
-    def center_y(self, x: float) -> float:
+    @overload
+    def center_y(self, x: float) -> float: ...
+    @overload
+    def center_y(self, x: np.ndarray) -> np.ndarray: ...
+    def center_y(self, x: float | np.ndarray) -> float | np.ndarray:
         return self.slope * x + self.intercept
 
 

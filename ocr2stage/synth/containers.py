@@ -83,7 +83,7 @@ def render_container(seed: int | np.random.SeedSequence, layout: str | None = No
     flat = container_flat(rng, layout)
     meta = dict(flat.meta)
     pixels, chars = geometry(rng, flat, meta, max_height=MAX_HEIGHT * (6 if layout == "stacked" else 1))
-    image = photometric(rng, pixels, flat.cap_height * meta["scale"], meta)
+    image = photometric(rng, pixels, flat.cap_height * float(meta["scale"]), meta)
     return Sample(image, flat.text, chars, meta)
 
 

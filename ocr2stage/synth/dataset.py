@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +22,8 @@ from .render import CHARSET, STYLES, Sample, render_sample
 from .sheet import contact_sheet
 
 RECIPE = "ocr2stage.synth/4"  # bump when rendering changes: same seed, different pixels
-# /4: nameplates draw from 152 faces (FHWA highway series, npm @fontsource faces); the six code styles still render as in /1.
+# /4: nameplates draw from 152 faces (FHWA highway series, npm @fontsource faces);
+#     the six code styles still render as in /1.
 # /3: nameplates draw from 18 faces, not 13; the six code styles still render as in /1.
 # /2: nameplate codes include registrations; the six code styles (the shipped `serials`) render as in /1.
 TEST_SEEDS: dict[str, int] = {"serials": 20261125, "containers": 20261128}
@@ -35,6 +36,12 @@ _IMAGE_NAME = re.compile(r"^\d{6}\.png$")
 def sample_seed(dataset_seed: int, index: int) -> np.random.SeedSequence:
     """Seed of image ``index`` of the data set generated from ``dataset_seed``."""
     return np.random.SeedSequence(dataset_seed, spawn_key=(index,))
+
+
+def generated_samples(dataset_seed: int, start: int, count: int) -> Iterator[tuple[int, Sample]]:
+    """``(index, Sample)`` of generated images ``start .. start+count-1``, styles in turn."""
+    for i in range(start, start + count):
+        yield i, render_sample(sample_seed(dataset_seed, i), style=STYLES[i % len(STYLES)])
 
 
 def label_row(file: str, sample: Sample) -> dict:

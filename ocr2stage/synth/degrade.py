@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .glyphs import Box
+from ocr2stage.geometry import Box
+
 from .materials import linear_ramp, smooth_noise
 from .styles import Flat, Meta
 
@@ -30,7 +31,7 @@ def _homography(rng: np.random.Generator, flat: Flat, meta: Meta) -> np.ndarray:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     rotation = float(rng.uniform(-4, 4))
     perspective = float(rng.uniform(0, 0.12))
-    src = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    src = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
     dst = (src + rng.uniform(-1, 1, (4, 2)) * perspective * (y1 - y0)).astype(np.float32)
     tilt = cv2.getPerspectiveTransform(src, dst)
     a, t = np.radians(rotation), np.tan(np.radians(flat.shear_deg))
@@ -46,7 +47,7 @@ def warp_boxes(chars: list[tuple[str, Box]], hom: np.ndarray) -> list[tuple[str,
     """Boxes (pixel-edge coordinates) through ``hom`` (pixel-centre coordinates, as cv2 uses)."""
     out = []
     for ch, (x0, y0, x1, y1) in chars:
-        corners = np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]) - 0.5
+        corners = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float32) - 0.5
         mapped = cv2.perspectiveTransform(corners, hom)[0] + 0.5
         out.append((ch, (*mapped.min(axis=0).tolist(), *mapped.max(axis=0).tolist())))
     return out
@@ -139,7 +140,7 @@ def photometric(rng: np.random.Generator, image: np.ndarray, cap: float, meta: M
         image = cv2.GaussianBlur(image, (0, 0), blur)
     camera = "mono" if rng.random() < MONO_SHARE else "color"
     if camera == "mono":
-        image = np.repeat(image @ np.float32([[0.299], [0.587], [0.114]]), 3, axis=2)
+        image = np.repeat(image @ np.array([[0.299], [0.587], [0.114]], np.float32), 3, axis=2)
     noise = float(rng.uniform(0, 0.012))
     grain = rng.normal(0, noise, image.shape[:2] if camera == "mono" else image.shape).astype(np.float32)
     image = image + (grain[..., None] if camera == "mono" else grain)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -252,7 +252,7 @@ def _npm_dir(package: str, cache: Path | None = None) -> Path:
     return (cache or NPM_FONT_CACHE) / package.replace("/", "+")
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_path(key: str) -> Path:
     """The installed file for ``key``; raises :class:`MissingFontError` naming the package and
     the command that installs it."""
@@ -287,7 +287,7 @@ def truetype(key: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(key)), size)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cap_ratio(key: str) -> float:
     """Cap height of 'H' per pixel of font size, to size a font by the height of its capitals."""
     font = truetype(key, 200)

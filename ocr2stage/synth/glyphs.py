@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ocr2stage.geometry import Box
+
 from .fonts import font_for_cap_height
 
-Box = tuple[float, float, float, float]
 INK_THRESHOLD = 0.25  # coverage above which a pixel counts as ink for the box
 
 
@@ -102,11 +103,12 @@ def layout(
 def _font_glyph(font_key: str, cap_height: int, ch: str) -> Glyph:
     font = font_for_cap_height(font_key, cap_height)
     left, top, right, bottom = font.getbbox(ch)
-    image = Image.new("L", (max(1, right - left), max(1, bottom - top)))
+    # a FreeType font's bbox is in whole pixels; Pillow's stubs type it float
+    image = Image.new("L", (max(1, right - left), max(1, bottom - top)))  # type: ignore[arg-type]
     ImageDraw.Draw(image).text((-left, -top), ch, font=font, fill=255)
     bitmap = np.asarray(image, np.float32) / 255.0
     bitmap.setflags(write=False)
-    return Glyph(bitmap, left, top, font.getlength(ch))
+    return Glyph(bitmap, left, top, font.getlength(ch))  # type: ignore[arg-type]  # whole pixels, as above
 
 
 def font_glyphs(font_key: str, cap_height: int) -> GlyphSource:
@@ -125,7 +127,7 @@ def font_layout(
         lines, font_glyphs(font_key, cap_height), cap_height=cap_height,
         line_pitch=cap_height * (1 + line_gap), tracking=tracking,
         space_advance=font.getlength(" ") if space_advance is None else space_advance,
-        margin=margin - top, align=align,
+        margin=margin - top, align=align,  # type: ignore[arg-type]  # bbox top: whole pixels
     )
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ocr2stage.geometry import Box
+
 from .degrade import geometry, photometric
-from .glyphs import Box
 from .styles import RENDERERS
 
 STYLES: tuple[str, ...] = tuple(RENDERERS)
@@ -46,5 +47,5 @@ def render_sample(seed: int | np.random.SeedSequence, style: str | None = None) 
     flat = RENDERERS[style](rng)
     meta = dict(flat.meta)
     pixels, chars = geometry(rng, flat, meta)
-    image = photometric(rng, pixels, flat.cap_height * meta["scale"], meta)
+    image = photometric(rng, pixels, flat.cap_height * float(meta["scale"]), meta)
     return Sample(image, flat.text, chars, meta)

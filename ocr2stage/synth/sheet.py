@@ -35,7 +35,7 @@ def contact_sheet(dataset: Path, per_style: int = 4) -> Image.Image:
         for c, row in enumerate(picked):
             image = Image.open(dataset / "images" / row["file"]).convert("RGB")
             scale = min(THUMB_HEIGHT / image.height, THUMB_MAX_WIDTH / image.width)
-            thumb = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+            thumb = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
             x = LABEL_WIDTH + c * (THUMB_MAX_WIDTH + GAP)
             sheet.paste(thumb, (x, y))
             draw.text((x, y + THUMB_HEIGHT + 2), row["text"].replace("\n", " / "), font=font, fill="black")

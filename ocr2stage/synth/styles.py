@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
+from ocr2stage.geometry import Box
+
 from .codes import pick, random_code, registration
 from .fonts import font_for_cap_height
-from .glyphs import DOT_ROWS, Box, DotPrint, Layout, font_layout, layout
+from .glyphs import DOT_ROWS, DotPrint, Layout, font_layout, layout
 from .materials import Color, brushed_metal, cardboard, plastic, rough_surface, smooth_noise
 
 Meta = dict[str, str | float | int]
@@ -271,7 +274,7 @@ def segment_display(rng: np.random.Generator) -> Flat:
     # every full cell (a space too) gets the all-segments glyph and its point; a real point is
     # already drawn by the cell before it, a colon keeps its own narrow cell
     ghosts = ["".join(c if c in ".:" else all_on + "." for c in line).replace("..", ".") for line in lines]
-    common = {"tracking": 0.0, "line_gap": 0.5, "margin": int(MARGIN_CAPS * cap), "space_advance": cell}
+    common: dict[str, Any] = {"tracking": 0.0, "line_gap": 0.5, "margin": int(MARGIN_CAPS * cap), "space_advance": cell}
     lay = font_layout(lines, font, cap, **common)
     ghost = font_layout(ghosts, font, cap, **common).mask[: lay.mask.shape[0], : lay.mask.shape[1]]
     display = pick(rng, tuple(DISPLAYS))
@@ -373,8 +376,8 @@ def _stack(blocks: list[Layout], gaps: list[float], squeeze: list[float]) -> Lay
         h, w = lay.mask.shape
         nw = max(1, round(w * f))
         mask = cv2.resize(lay.mask, (nw, h), interpolation=cv2.INTER_AREA) if nw != w else lay.mask
-        chars = [(c, (b[0] * nw / w, b[1], b[2] * nw / w, b[3])) for c, b in lay.chars]
-        scaled.append((mask, chars))
+        line_chars = [(c, (b[0] * nw / w, b[1], b[2] * nw / w, b[3])) for c, b in lay.chars]
+        scaled.append((mask, line_chars))
     tops = [0]
     for (_, above), (_, below), gap in zip(scaled, scaled[1:], gaps):
         ink_bottom = max(b[3] for _, b in above)
