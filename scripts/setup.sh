@@ -20,7 +20,8 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # pip (not uv/poetry): it takes torch/torchvision from the wheels already on this machine.
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# The ray extra too: bench run --cluster, and the tests that start a local Ray cluster.
+.venv/bin/python -m pip install -q -e '.[test,ray]'
 # The generator's npm faces (@fontsource/*, pinned by version and tarball sha512 in
 # ocr2stage/synth/fonts.py) go to ${OCR2STAGE_FONT_CACHE:-~/.cache/ocr2stage-fonts}; present ones are skipped.
 command -v npm >/dev/null || { echo "setup: npm is missing: it installs the generator's fonts; install Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
