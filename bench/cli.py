@@ -21,6 +21,8 @@ from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_c
 from bench.engines.base import EngineUnavailable
 from bench.formats import FormatError, cli_formats
 from bench.readout import READOUTS
+from bench.report.fmt import ms as _ms
+from bench.report.fmt import pct as _pct
 from bench.results import summarize
 from bench.runner import RunError, RunOptions, default_run_dir, run as run_engines
 
@@ -39,14 +41,6 @@ out = Console()
 def _fail(message: str, code: int = 2) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _ms(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.0f} ms"
 
 
 LATENCY_PEER = "easyocr"
