@@ -168,43 +168,57 @@ SECOND_OPINION_PATH = DEFAULT_PATH.with_name("classifier_second.pt")
 """Shipped second classifier (its own model card section): re-reads the crops the first is unsure of."""
 
 
+@dataclass(frozen=True)
+class ReaderConfig:
+    """Settings of stage 2 and of line assembly, beside stage 1's :class:`DetectorConfig`
+    (defaults tuned on generated serial codes)."""
+
+    uncertain_below: float = 0.6
+    """A character whose probability is below this is marked ``uncertain``."""
+    space_gap: float = 0.45
+    """A gap wider than this many line heights (and a wide step, ``space_advance``) is a space."""
+    space_advance: float = 1.4
+    """... and a centre step above this many median steps of the line (see :func:`assemble_line`)."""
+    probe_accept: float = 0.3
+    """A probe in a gap reads as a character with at least this probability (see :func:`_label`)."""
+    second_look: bool = True
+    """False skips :func:`second_look` (3-5 ms per code image, more on a cluttered plate photo,
+    for +1.8 points on ``serials``)."""
+    second_opinion_below: float = 0.8
+    """The second opinion re-reads crops whose best class is below this (see ``TwoStageOCR.unsure``)..."""
+    second_opinion_reject_below: float = 0.5
+    """... and whose ``<reject>`` probability is below this."""
+
+
 class TwoStageOCR:
     """Stage 1 (:class:`CharDetector`) composed with stage 2 (:class:`CharClassifier`)."""
 
     def __init__(
-        self, detector: CharDetector, classifier: CharClassifier, uncertain_below: float = 0.6,
-        space_gap: float = 0.45, space_advance: float = 1.4, probe_accept: float = 0.3, second_look: bool = True,
-        second_opinion: CharClassifier | None = None, second_opinion_below: float = 0.8,
-        second_opinion_reject_below: float = 0.5,
+        self, detector: CharDetector, classifier: CharClassifier, config: ReaderConfig | None = None,
+        second_opinion: CharClassifier | None = None,
     ) -> None:
-        """``second_look`` False skips :func:`second_look` (3-5 ms per code image, more on a
-        cluttered plate photo, for +1.8 points on ``serials``). ``second_opinion``: see
+        """``config``: stage 2's settings (default :class:`ReaderConfig`). ``second_opinion``: see
         :meth:`probabilities`."""
         self.detector = detector
         self.classifier = classifier
+        self.config = ReaderConfig() if config is None else config
         self.second_opinion = second_opinion
-        self.second_opinion_below = second_opinion_below
-        self.second_opinion_reject_below = second_opinion_reject_below
-        self.second_look = second_look
-        self.uncertain_below = uncertain_below
-        self.probe_accept = probe_accept
-        self.space_gap = space_gap
-        self.space_advance = space_advance
 
     @classmethod
     def from_pretrained(
         cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
         config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
-        second_opinion: bool | None = None,
+        second_opinion: bool | None = None, reader_config: ReaderConfig | None = None,
     ) -> TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256). ``bf16`` None
         (default) runs both in bf16 where the hardware has it natively; False forces float32.
         ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16.
         ``second_opinion`` None (default) adds the shipped second classifier to the shipped first
-        one only: a user's own fine-tuned classifier is read alone unless True is given."""
+        one only: a user's own fine-tuned classifier is read alone unless True is given.
+        ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
         with_second = classifier_path is None if second_opinion is None else second_opinion
         return cls(CharDetector(craft_path, device, config, bf16, int8),
-                   CharClassifier.load(classifier_path, device, bf16),
+                   CharClassifier.load(classifier_path, device, bf16), reader_config,
                    second_opinion=CharClassifier.load(SECOND_OPINION_PATH, device, bf16) if with_second else None)
 
     @property
@@ -218,7 +232,8 @@ class TwoStageOCR:
         ``second_opinion_reject_below``), but the best class below ``second_opinion_below``.
         Leaving out crops that are probably not a character keeps the cost on cluttered plate
         photos at a quarter of their crops, not half, for the same codes read."""
-        return (probs.max(axis=1) < self.second_opinion_below) & (probs[:, -1] < self.second_opinion_reject_below)
+        cfg = self.config
+        return (probs.max(axis=1) < cfg.second_opinion_below) & (probs[:, -1] < cfg.second_opinion_reject_below)
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """Stage 2 over (N, 32, 32) crops: the first classifier, averaged with the second one
@@ -241,23 +256,24 @@ class TwoStageOCR:
         probable code of all its lines (top to bottom, whitespace ignored) that the format and its
         check accept, or a no-read with the reason (:func:`ocr2stage.decoding.decode_lattice`);
         the lines themselves are read as without a format."""
+        cfg = self.config
         rgbs = [as_rgb(im) for im in images]
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if rgb is not None and lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
         probs = self.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
-        if self.second_look:
+        if cfg.second_look:
             chars = [ch for lines in detections for line in lines for ch in line.chars]
-            labels = np.array([_label(p, ch.probe, self.probe_accept) for ch, p in zip(chars, probs)], dtype=int)
+            labels = np.array([_label(p, ch.probe, cfg.probe_accept) for ch, p in zip(chars, probs)], dtype=int)
             detections, probs = second_look(grays, detections, probs, labels, self.classifier.probabilities)
         results, k = [], 0
         for lines in detections:
             out = []
             for line in lines:
                 n = len(line.chars)
-                res = assemble_line(line, probs[k : k + n], self.uncertain_below, self.space_gap,
-                                    self.space_advance, self.probe_accept)
+                res = assemble_line(line, probs[k : k + n], cfg.uncertain_below, cfg.space_gap,
+                                    cfg.space_advance, cfg.probe_accept)
                 k += n
                 if res is not None:
                     out.append(res)

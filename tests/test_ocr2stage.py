@@ -389,9 +389,10 @@ def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
     """End to end on generated codes (a seed of its own): the reader with and without the second look."""
     from ocr2stage import TwoStageOCR
     from ocr2stage.classification.dataset import generated_samples
+    from ocr2stage.pipeline import ReaderConfig
 
     with_look = reader
-    without = TwoStageOCR(with_look.detector, with_look.classifier, second_look=False,
+    without = TwoStageOCR(with_look.detector, with_look.classifier, ReaderConfig(second_look=False),
                           second_opinion=with_look.second_opinion)
     fixed, broken = [], []
     for i, sample in generated_samples(DEV_SEED, 60, 45):
