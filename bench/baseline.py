@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ def save_baseline(run_dir: Path, to: Path) -> Path:
             raise BaselineError(f"{name} failed to load in {run_dir}: {e['error']}")
         if len(e["outcomes"]) != n:
             raise BaselineError(f"{name} has results for {len(e['outcomes'])} of {n} images in {run_dir}")
-    snap["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    snap["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     to = Path(to)
     to.parent.mkdir(parents=True, exist_ok=True)
     to.write_text(_dumps(snap) + "\n", encoding="utf-8")

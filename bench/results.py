@@ -7,11 +7,12 @@ table and summary can be rebuilt at any time (``bench summarize RUN_DIR``).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rapidfuzz.distance import Levenshtein
 
 from bench.engines.base import Reading
 from bench.formats import RunFormats, constrained, run_formats
@@ -25,7 +26,6 @@ from bench.metrics.summary import (
 )
 from bench.metrics.text import cer, failure_class
 from bench.readout import code_confidence
-from rapidfuzz.distance import Levenshtein
 
 
 def _pred_char_boxes(reading: dict[str, Any] | None) -> list[list[float]] | None:
@@ -130,6 +130,6 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             **({"formats": format_metrics(rows)} if formats is not None and len(rows) else {}),
         }
     summary = {"run": run, "engines": engines,
-               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+               "finished": datetime.now(UTC).isoformat(timespec="seconds")}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     return summary

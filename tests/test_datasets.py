@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_dataset, render
 from PIL import Image
 
 from bench.datasets import DatasetError, ImageError, fingerprint, load_dataset, load_image
-from conftest import make_dataset, render
 
 
 def test_csv_dataset_loads_and_fingerprint_is_stable(clean_dataset: Path):

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CODES, render
 
 from bench.engines import UnknownEngine, availability, engine_class, engine_names
 from bench.engines.base import Engine
 from bench.metrics.text import cer
 from bench.weights import EASYOCR_WEIGHTS, WeightsError, easyocr_model_dir, verify
-from conftest import CODES, render
 
 PEERS = ["easyocr", "paddleocr", "tesseract"]
 

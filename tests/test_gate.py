@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import render
 from typer.testing import CliRunner
 
 from bench.baseline import BaselineError, load_baseline
@@ -24,7 +25,6 @@ from bench.datasets import load_dataset
 from bench.gate import run_gate, save_baseline
 from bench.results import summarize
 from bench.runner import RunOptions, run
-from conftest import render
 
 N_IMAGES = 40
 NO_LATENCY = 'latency_reference = ""\n'

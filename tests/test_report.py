@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import render
+from report_browser import Browser, chromium_path
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.datasets import LABEL_FILES, load_dataset
 from bench.report import write_report
 from bench.report.gallery import CAP
-from conftest import render
-from report_browser import Browser, chromium_path
 
 BROKEN = "engine_doubles:BrokenLoad"
 CODES = [("SN7X4Q99", "plain"), ("LOT2024A", "plain"), ("AB12CD", "plain"), ("PN4471", "small"),
@@ -220,8 +220,9 @@ def test_report_in_a_real_browser(which: str, real_run: Path, big_report: tuple[
 def test_thumbnails_of_a_bomb_or_a_file_outside_images_are_not_read(tmp_path: Path) -> None:
     """Issues 25.1 and 25.5: the thumbnail step crashed on a decompression bomb (no report.html),
     and embedded images from outside the dataset; both are now a note on the card."""
-    from bench.report.gallery import thumbnail
     from test_datasets import bomb
+
+    from bench.report.gallery import thumbnail
 
     images = tmp_path / "d" / "images"
     images.mkdir(parents=True)

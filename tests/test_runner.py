@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import CODES, make_dataset, render
+from engine_doubles import CRASH_WIDTH, HANG_WIDTH
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.datasets import load_dataset
 from bench.runner import RunOptions, run
-from conftest import CODES, make_dataset, render
-from engine_doubles import CRASH_WIDTH, HANG_WIDTH
 
 BENCH = str(Path(sys.executable).parent / "bench")
 

@@ -18,9 +18,17 @@ import pytest
 
 from bench.datasets import fingerprint, load_dataset, load_image, write_fingerprint
 from ocr2stage.synth import (
-    CHARSET, RECIPE, STYLES, TEST_SEEDS, MissingFontError, Sample, generate_dataset, render_sample, sample_seed,
+    CHARSET,
+    RECIPE,
+    STYLES,
+    TEST_SEEDS,
+    MissingFontError,
+    Sample,
+    fonts,
+    generate_dataset,
+    render_sample,
+    sample_seed,
 )
-from ocr2stage.synth import fonts
 from ocr2stage.synth.codes import registration
 from ocr2stage.synth.dataset import save_png
 from ocr2stage.synth.degrade import MAX_HEIGHT, MIN_HEIGHT, geometry

@@ -15,8 +15,8 @@ import jinja2
 
 from bench.report import sections
 from bench.report.compare import compare
-from bench.report.formats import formats_section
 from bench.report.fmt import FILTERS
+from bench.report.formats import formats_section
 from bench.report.gallery import gallery
 from bench.report.load import Run, load_run
 from bench.report.plots import engine_colors
@@ -50,7 +50,7 @@ def build_context(run: Run, baseline: Run | None = None) -> dict[str, Any]:
         "gallery": gallery(run, stats, colors),
         "repro": sections.reproducibility(run),
         "comparison": compare(run, baseline) if baseline is not None else None,
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
