@@ -18,7 +18,7 @@ import numpy as np
 from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
-from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier
+from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.decoding import Alternatives, Decoded, decode_lattice
 from ocr2stage.detection import CharDetector, DetectedLine, DetectorConfig, union_box
 from ocr2stage.formats import Format
@@ -164,10 +164,6 @@ def assemble_line(
                       tuple(lattice))
 
 
-SECOND_OPINION_PATH = DEFAULT_PATH.with_name("classifier_second.pt")
-"""Shipped second classifier (its own model card section): re-reads the crops the first is unsure of."""
-
-
 @dataclass(frozen=True)
 class ReaderConfig:
     """Settings of stage 2 and of line assembly, beside stage 1's :class:`DetectorConfig`
@@ -184,68 +180,34 @@ class ReaderConfig:
     second_look: bool = True
     """False skips :func:`second_look` (3-5 ms per code image, more on a cluttered plate photo,
     for +1.8 points on ``serials``)."""
-    second_opinion_below: float = 0.8
-    """The second opinion re-reads crops whose best class is below this (see ``TwoStageOCR.unsure``)..."""
-    second_opinion_reject_below: float = 0.5
-    """... and whose ``<reject>`` probability is below this."""
 
 
 class TwoStageOCR:
     """Stage 1 (:class:`CharDetector`) composed with stage 2 (:class:`CharClassifier`)."""
 
-    def __init__(
-        self, detector: CharDetector, classifier: CharClassifier, config: ReaderConfig | None = None,
-        second_opinion: CharClassifier | None = None,
-    ) -> None:
-        """``config``: stage 2's settings (default :class:`ReaderConfig`). ``second_opinion``: see
-        :meth:`probabilities`."""
+    def __init__(self, detector: CharDetector, classifier: CharClassifier, config: ReaderConfig | None = None) -> None:
+        """``config``: stage 2's settings (default :class:`ReaderConfig`)."""
         self.detector = detector
         self.classifier = classifier
         self.config = ReaderConfig() if config is None else config
-        self.second_opinion = second_opinion
 
     @classmethod
     def from_pretrained(
         cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
         config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
-        second_opinion: bool | None = None, reader_config: ReaderConfig | None = None,
+        reader_config: ReaderConfig | None = None,
     ) -> TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256). ``bf16`` None
         (default) runs both in bf16 where the hardware has it natively; False forces float32.
         ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16.
-        ``second_opinion`` None (default) adds the shipped second classifier to the shipped first
-        one only: a user's own fine-tuned classifier is read alone unless True is given.
         ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
-        with_second = classifier_path is None if second_opinion is None else second_opinion
         return cls(CharDetector(craft_path, device, config, bf16, int8),
-                   CharClassifier.load(classifier_path, device, bf16), reader_config,
-                   second_opinion=CharClassifier.load(SECOND_OPINION_PATH, device, bf16) if with_second else None)
+                   CharClassifier.load(classifier_path, device, bf16), reader_config)
 
     @property
     def checksums(self) -> dict[str, str]:
         """Weight file name -> checksum, for every file this reader loaded."""
-        nets = [self.classifier] + ([self.second_opinion] if self.second_opinion is not None else [])
-        return {self.detector.net.path.name: self.detector.checksum, **{c.path.name: c.checksum for c in nets}}
-
-    def unsure(self, probs: np.ndarray) -> np.ndarray:
-        """Crops the second opinion re-reads: probably a character (``<reject>`` below
-        ``second_opinion_reject_below``), but the best class below ``second_opinion_below``.
-        Leaving out crops that are probably not a character keeps the cost on cluttered plate
-        photos at a quarter of their crops, not half, for the same codes read."""
-        cfg = self.config
-        return (probs.max(axis=1) < cfg.second_opinion_below) & (probs[:, -1] < cfg.second_opinion_reject_below)
-
-    def probabilities(self, crops: np.ndarray) -> np.ndarray:
-        """Stage 2 over (N, 32, 32) crops: the first classifier, averaged with the second one
-        (trained on other images) on the crops it is :meth:`unsure` of. On generated dev codes,
-        0.903 -> 0.914 of codes read (12 fixed, 2 broken) with 2.6% of the crops read twice;
-        re-reading the second look's proposals as well gained nothing."""
-        probs = self.classifier.probabilities(crops)
-        if self.second_opinion is not None:
-            unsure = self.unsure(probs)
-            if unsure.any():
-                probs[unsure] = (probs[unsure] + self.second_opinion.probabilities(crops[unsure])) / 2
-        return probs
+        return {self.detector.net.path.name: self.detector.checksum, self.classifier.path.name: self.classifier.checksum}
 
     def read(self, images: Sequence[object], format: Format | Sequence[Format | None] | None = None
              ) -> list[OCRResult]:
@@ -261,7 +223,7 @@ class TwoStageOCR:
         detections = [[] if rgb is None else self.detector.detect(rgb) for rgb in rgbs]
         grays = [to_gray(rgb) if rgb is not None and lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
-        probs = self.probabilities(
+        probs = self.classifier.probabilities(
             np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
         if cfg.second_look:
             chars = [ch for lines in detections for line in lines for ch in line.chars]

@@ -13,7 +13,6 @@ from PIL import Image, ImageDraw, ImageFont
 from ocr2stage.classification.weights import DEFAULT_PATH, CharClassifier, sidecar, verify_classifier
 from ocr2stage.detection import CharDetector, WeightsError, verify_craft
 from ocr2stage.detection.craft import default_craft_path
-from ocr2stage.pipeline import SECOND_OPINION_PATH
 from ocr2stage.synth import STYLES, TEST_SEEDS, render_sample, sample_seed
 
 DEV_SEED = 424242
@@ -130,8 +129,8 @@ def test_a_shrunk_crop_averages_fine_detail_instead_of_sampling_it() -> None:
     assert abs(float(out.mean()) - 127.5) < 8 and float(out.std()) < 8
 
 
-@pytest.mark.parametrize("path", [DEFAULT_PATH, SECOND_OPINION_PATH], ids=["first", "second-opinion"])
-def test_shipped_classifiers_verify(path: Path) -> None:
+def test_shipped_classifier_verifies() -> None:
+    path = DEFAULT_PATH
     record = json.loads(sidecar(path).read_text())
     assert verify_classifier(path) == record["sha256"] and record["sha256"].startswith("sha256:")
     assert CharClassifier.load(path).checksum == record["sha256"]
@@ -360,31 +359,6 @@ def test_a_character_cut_in_two_pieces_is_read_once(detector: CharDetector, read
     assert assemble_line(lines[0], probs, 0.6, 0.45, 1.4, 0.3).text == "SN4W7H"
 
 
-def test_second_opinion_rereads_only_the_crops_the_first_classifier_is_unsure_of(
-    detector: CharDetector, reader
-) -> None:
-    from ocr2stage import TwoStageOCR
-    from ocr2stage.classification.crops import line_crops, to_gray
-    from ocr2stage.classification.dataset import generated_samples
-
-    ocr = reader
-    assert ocr.second_opinion is not None and set(ocr.checksums) >= {"classifier.pt", SECOND_OPINION_PATH.name}
-    assert TwoStageOCR.from_pretrained(classifier_path=DEFAULT_PATH).second_opinion is None  # a user's net reads alone
-    crops = []
-    for _, sample in generated_samples(DEV_SEED, 300, 60):
-        rgb = np.asarray(sample.image.convert("RGB"))
-        crops.append(line_crops(to_gray(rgb), detector.detect(rgb)))
-    crops = np.concatenate(crops)
-    first = ocr.classifier.probabilities(crops)
-    second = ocr.second_opinion.probabilities(crops)
-    both = ocr.probabilities(crops)
-    unsure = ocr.unsure(first)
-    assert 0 < unsure.sum() < 0.5 * len(crops)
-    np.testing.assert_array_equal(both[~unsure], first[~unsure])
-    np.testing.assert_allclose(both[unsure], (first[unsure] + second[unsure]) / 2, atol=1e-6)
-    assert (both[unsure].argmax(axis=1) != first[unsure].argmax(axis=1)).any()  # the second opinion matters
-
-
 def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
     """End to end on generated codes (a seed of its own): the reader with and without the second look."""
     from ocr2stage import TwoStageOCR
@@ -392,8 +366,7 @@ def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
     from ocr2stage.pipeline import ReaderConfig
 
     with_look = reader
-    without = TwoStageOCR(with_look.detector, with_look.classifier, ReaderConfig(second_look=False),
-                          second_opinion=with_look.second_opinion)
+    without = TwoStageOCR(with_look.detector, with_look.classifier, ReaderConfig(second_look=False))
     fixed, broken = [], []
     for i, sample in generated_samples(DEV_SEED, 60, 45):
         if sample.meta["style"] == "nameplate":

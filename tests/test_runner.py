@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,16 +152,18 @@ def test_engines_take_turns_of_sixteen_images(tmp_path: Path):
 
 def test_two_stage_reads_with_a_classifier_given_as_an_engine_option(clean_dataset: Path, tmp_path: Path):
     """The weights read are the ones given (recorded by checksum), and a resume must use them too."""
-    from ocr2stage.pipeline import SECOND_OPINION_PATH
+    from ocr2stage.classification.weights import DEFAULT_PATH, sidecar
 
+    mine = tmp_path / "mine.pt"
+    shutil.copy(DEFAULT_PATH, mine)
+    shutil.copy(sidecar(DEFAULT_PATH), sidecar(mine))
     out = tmp_path / "run"
     args = ["run", "--dataset", str(clean_dataset), "--engines", "two-stage", "--out", str(out), "--no-report"]
-    option = ["--engine-option", f"two-stage.classifier={SECOND_OPINION_PATH}"]
+    option = ["--engine-option", f"two-stage.classifier={mine}"]
     result = CliRunner().invoke(app, args + option)
     assert result.exit_code == 0, result.output
     info = json.loads((out / "engines" / "two-stage.json").read_text())["info"]
-    assert set(info["weights"]) == {"craft_mlt_25k.pth", "classifier_second.pt"}
-    assert "second opinion" not in info["models"]["classifier"]
+    assert set(info["weights"]) == {"craft_mlt_25k.pth", "mine.pt"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engines"]["two-stage"]["metrics"]["sequence_accuracy"] >= 0.5
     resumed = CliRunner().invoke(app, args + ["--resume"])

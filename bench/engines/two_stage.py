@@ -31,20 +31,18 @@ class TwoStageEngine:
         try:
             from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
             from ocr2stage.detection.craft import WeightsError, default_craft_path, verify_craft
-            from ocr2stage.pipeline import SECOND_OPINION_PATH
         except ImportError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
         try:
             verify_craft(default_craft_path())
             verify_classifier(DEFAULT_PATH)
-            verify_classifier(SECOND_OPINION_PATH)
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
     def __init__(self, device: str = "cpu", classifier: str | None = None) -> None:
         """``classifier``: weights of your own (``bench finetune --dataset MY_SET --out my.pt``, checksum
-        sidecar beside), read alone as ``TwoStageOCR.from_pretrained`` reads them; default: the
-        shipped pair."""
+        sidecar beside), read as ``TwoStageOCR.from_pretrained`` reads them; default: the
+        shipped classifier."""
         try:
             from ocr2stage import TwoStageOCR
             from ocr2stage.detection import WeightsError
@@ -65,8 +63,7 @@ class TwoStageEngine:
             label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier",
             versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
             models={"detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
-                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"
-                                  + (" + second opinion" if self._ocr.second_opinion is not None else "")},
+                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"},
             weights=self._ocr.checksums,
             device=self.device,
         )
