@@ -149,7 +149,7 @@ def run(
         try:
             spec = ray_cluster.cluster_spec(cluster, names, engine_resources or [], shared_images)
         except RunError as e:
-            _fail(str(e))
+            _fail(escape(str(e)))  # the message names the extra [ray], which is no markup
         run_on = partial(ray_cluster.run, spec=spec)
     try:
         opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,

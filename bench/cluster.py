@@ -114,9 +114,10 @@ class _Actor:
         own folder and decoded by the same checked loader as a local run; without bytes, ``path``."""
         assert self.host is not None
         local: list[Job] = []
-        for file, path, data in jobs:
-            if data is not None:
-                path = str(self.tmp / Path(file).name)
+        for k, (file, path, data) in enumerate(jobs):
+            if data is not None:  # one folder per job: two files of a batch may share a name
+                (self.tmp / str(k)).mkdir(exist_ok=True)
+                path = str(self.tmp / str(k) / Path(file).name)
                 Path(path).write_bytes(data)
             local.append((file, path))
         try:

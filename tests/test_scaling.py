@@ -1,0 +1,215 @@
+"""Scaling out (issue 23): several workers per engine, throughput batches, and engines as Ray actors
+on a real local Ray cluster started here. Tesseract and two-stage are deterministic, so a reading
+must not depend on how the images were spread."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.datasets import load_dataset
+from bench.runner import RunOptions, run
+
+BIN = Path(sys.executable).parent
+N = 20
+
+
+def _records(run_dir: Path, engine: str = "tesseract") -> list[dict]:
+    return [json.loads(x) for x in (run_dir / "predictions" / f"{engine}.jsonl").read_text().splitlines()]
+
+
+def _predictions(run_dir: Path, engine: str = "tesseract") -> list[tuple[str, str]]:
+    return [(r["file"], r["prediction"]) for r in _records(run_dir, engine)]
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.05)
+
+
+def test_two_workers_read_what_one_reads_in_the_datasets_order(tmp_path: Path):
+    ds = load_dataset("serials")
+    one = run(ds, RunOptions(engines=("tesseract",), limit=N), tmp_path / "one")
+    two = run(ds, RunOptions(engines=("tesseract",), limit=N, workers=2), tmp_path / "two")
+    assert _predictions(two) == _predictions(one)
+    assert [f for f, _ in _predictions(two)] == [it.file for it in ds.items[:N]]
+    assert all(r["latency_ms"] > 0 and r["error"] is None for r in _records(two))
+    options = json.loads((two / "run.json").read_text())["options"]
+    assert options["workers"] == 2 and options["batch"] is None and "contention" in options["latency"]
+    throughput = json.loads((two / "engines" / "tesseract.json").read_text())["throughput"]
+    assert throughput["images"] == N and throughput["workers"] == 2 and throughput["images_per_s"] > 0
+
+
+def test_two_workers_killed_and_resumed_lose_nothing(tmp_path: Path):
+    out = tmp_path / "run"
+    cmd = [str(BIN / "bench"), "run", "--dataset", "serials", "--limit", str(N), "--engines", "tesseract",
+           "--workers", "2", "--out", str(out), "--no-report"]
+    preds = out / "predictions" / "tesseract.jsonl"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_for_lines(preds, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = preds.read_text().splitlines()
+    assert 3 <= len(first) < N, "the run should have been killed part-way"
+    result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = preds.read_text().splitlines()
+    assert set(first) <= set(lines), "a result written before the kill was lost"
+    files = [json.loads(x)["file"] for x in lines]
+    assert files == [it.file for it in load_dataset("serials").items[:N]]  # each once, in order
+    table = pd.read_parquet(out / "results.parquet")
+    assert table["file"].tolist() == files
+
+
+def test_batches_are_read_alike_and_say_their_latency_is_not_measured(tmp_path: Path):
+    ds = load_dataset("serials")
+    one = run(ds, RunOptions(engines=("tesseract",), limit=8), tmp_path / "one")
+    out = tmp_path / "batch"
+    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--limit", "8", "--engines", "tesseract",
+                                      "--batch", "4", "--workers", "2", "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert _predictions(out) == _predictions(one)
+    assert all(r["latency_ms"] is None for r in _records(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["options"]["latency"].startswith("not measured: throughput mode (--batch 4)")
+    assert summary["engines"]["tesseract"]["metrics"]["p50_ms"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers"), (["--batch", "0"], "--batch"),
+    (["--cluster", "somewhere"], "use one of local, auto, ray://HOST:PORT"),
+    (["--engine-resources", "tesseract=cpu:1"], "go with --cluster"),
+    (["--cluster", "local", "--engine-resources", "tesseract=cpu:lots"], "is not RESOURCE:AMOUNT"),
+    (["--cluster", "local", "--engine-resources", "easyocr=cpu:1"], "ENGINE one of tesseract"),
+])
+def test_bad_scaling_options_exit_2_before_any_work(args: list[str], message: str, tmp_path: Path):
+    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--engines", "tesseract",
+                                      "--out", str(tmp_path / "r"), *args], terminal_width=300)
+    assert result.exit_code == 2 and message in result.output.replace("\n", ""), result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_cluster_without_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed: import fails
+    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--engines", "tesseract", "--cluster", "local",
+                                      "--out", str(tmp_path / "r")], terminal_width=300)
+    assert result.exit_code == 2, result.output
+    assert "pip install 'ocr2stage-bench[ray]'" in result.output.replace("\n", ""), result.output
+    assert not (tmp_path / "r").exists()
+
+
+# --- Ray: a real local cluster (2 CPUs) started here, as `ray start --head` starts one on a real head node
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """The address of a Ray head started for these tests (this process is connected to it); the
+    head's own processes are ended with it at the end (``--block``: they die with its group)."""
+    import ray  # the [ray] extra; scripts/setup.sh installs it, so a missing one fails here
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus=2", f"--port={port}",
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    deadline = time.time() + 180
+    try:
+        while True:
+            try:
+                ray.init(address=address, log_to_driver=False)
+                break
+            except (ConnectionError, RuntimeError):
+                if time.time() > deadline or head.poll() is not None:
+                    raise
+                time.sleep(1)
+        yield address
+    finally:
+        ray.shutdown()
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(60)
+
+
+RAY_N = 30
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    opts = RunOptions(engines=("tesseract",), limit=RAY_N)
+    return run(load_dataset("serials"), opts, tmp_path_factory.mktemp("local"))
+
+
+def test_ray_actors_read_what_the_local_runner_reads(ray_cluster: str, local_run: Path, tmp_path: Path):
+    from bench.cluster import ClusterSpec
+    from bench.cluster import run as run_on_ray
+
+    opts = RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, cluster="auto")
+    out = run_on_ray(load_dataset("serials"), opts, tmp_path / "ray", ClusterSpec("auto"))
+    assert _predictions(out) == _predictions(local_run)
+    assert all(r["error"] is None and r["latency_ms"] > 0 for r in _records(out))
+    from bench.results import summarize
+
+    summary = summarize(out)
+    assert summary["run"]["options"]["cluster"] == "auto" and summary["engines"]["tesseract"]["metrics"]["n"] == RAY_N
+
+
+def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_cluster: str, local_run: Path,
+                                                                        tmp_path: Path):
+    import ray
+
+    from bench.cluster import ClusterSpec, RayPool
+
+    pools: list[RayPool] = []
+    killed: list[str] = []
+
+    def pool(engine, opts, run_dir, on_event):  # the cluster's own pool, kept to find a busy actor
+        pools.append(RayPool(engine, opts, run_dir, on_event, ClusterSpec("auto")))
+        return pools[-1]
+
+    def on_event(engine: str, event: str, n: int) -> None:
+        busy = [s for p in pools for s in p.slots if s.ref is not None]
+        if event == "advance" and not killed and busy:  # after the first result, mid-chunk
+            killed.append(busy[0].chunk[0][0])
+            ray.kill(busy[0].handle, no_restart=True)
+
+    out = run(load_dataset("serials"), RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, batch=3),
+              tmp_path / "ray", on_event=on_event, pool=pool)
+    assert killed, "no actor was busy after the first result"
+    assert _predictions(out) == _predictions(local_run)  # every image once, in order, read alike
+    assert not any(r["error"] for r in _records(out))
+    assert json.loads((out / "engines" / "tesseract.json").read_text())["throughput"]["resent"] >= 1
+
+
+def test_a_killed_driver_resumes_without_losing_or_repeating(ray_cluster: str, local_run: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    cmd = [str(BIN / "bench"), "run", "--dataset", "serials", "--limit", str(RAY_N), "--engines", "tesseract",
+           "--cluster", "auto", "--out", str(out), "--no-report"]
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster}
+    preds = out / "predictions" / "tesseract.jsonl"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    _wait_for_lines(preds, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = preds.read_text().splitlines()
+    assert 3 <= len(first) < RAY_N, "the driver should have been killed part-way"
+    result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = preds.read_text().splitlines()
+    assert set(first) <= set(lines)
+    assert _predictions(out) == _predictions(local_run)
