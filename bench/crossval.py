@@ -234,7 +234,8 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
             raise CrossvalError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
         previous = json.loads(run_json.read_text())["options"].get("crossval", {}).get("plan")
         if previous != plan_id:  # the folds' readings so far would come from other classifiers
-            raise CrossvalError(f"cannot resume {run_dir}: it was made with another split or other fine-tuning settings")
+            raise CrossvalError(f"cannot resume {run_dir}: it was made with another split or other "
+                                "fine-tuning settings")
     from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
 
     started = time.perf_counter()

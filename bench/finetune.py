@@ -9,7 +9,6 @@ like ``bench crossval`` labels them (:func:`bench.crossval.label_crops`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.crossval import label_crops

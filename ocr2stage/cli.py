@@ -7,7 +7,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -28,12 +28,12 @@ def train(
     width: Annotated[int, typer.Option(help="Channels of the network's first block (new networks only).")] = 48,
     out: Annotated[Path, typer.Option(help="Where to write the weights (+ .json checksum beside).")] = Path(
         "classifier.pt"),
-    init: Annotated[Optional[Path], typer.Option(help="Weights to fine-tune from.")] = None,
-    crops: Annotated[Optional[Path], typer.Option(help="Folder of labelled crops (labels.csv: file,label).")] = None,
-    trainsets: Annotated[Optional[Path], typer.Option(
+    init: Annotated[Path | None, typer.Option(help="Weights to fine-tune from.")] = None,
+    crops: Annotated[Path | None, typer.Option(help="Folder of labelled crops (labels.csv: file,label).")] = None,
+    trainsets: Annotated[Path | None, typer.Option(
         help="Real labelled characters and plates to mix in (the layout of ../shared/trainsets).")] = None,
     real_weight: Annotated[int, typer.Option(help="Times each real crop is seen per epoch.")] = 2,
-    labeller: Annotated[Optional[Path], typer.Option(
+    labeller: Annotated[Path | None, typer.Option(
         help="Classifier that labels code images' crops from their text (default: --init, else shipped).")] = None,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
     device: Annotated[str, typer.Option()] = "cpu",
@@ -42,8 +42,8 @@ def train(
     import torch
 
     from ocr2stage.classification.train import TrainConfig
-    from ocr2stage.classification.trainsets import TrainsetsError
     from ocr2stage.classification.train import train as run
+    from ocr2stage.classification.trainsets import TrainsetsError
     from ocr2stage.classification.weights import DEFAULT_PATH, save_classifier, verify_classifier
 
     torch.manual_seed(seed)
@@ -78,7 +78,7 @@ def evaluate(
     n_images: Annotated[int, typer.Option(help="Generated images, styles in turn.")] = 300,
     seed: Annotated[int, typer.Option(help="Dataset seed; test-set seeds are refused.")] = 7,
     start: Annotated[int, typer.Option(help="Index of the first image.")] = 0,
-    classifier: Annotated[Optional[Path], typer.Option(help="Classifier weights (default: shipped).")] = None,
+    classifier: Annotated[Path | None, typer.Option(help="Classifier weights (default: shipped).")] = None,
     batch: Annotated[int, typer.Option(help="Images per read() call.")] = 1,
     device: Annotated[str, typer.Option()] = "cpu",
 ) -> None:

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ocr2stage.images import open_image
-from ocr2stage.classification.crops import crop, to_gray
 from ocr2stage.classification import text_labels, trainsets
+from ocr2stage.classification.crops import crop, to_gray
 from ocr2stage.classification.dataset import REJECT_INDEX, CropSet, cache_key, cached_crops
 from ocr2stage.classification.net import CLASSES, REJECT, CharNet
 from ocr2stage.classification.weights import CharClassifier
 from ocr2stage.detection import CharDetector
 from ocr2stage.detection.craft import native_bf16
+from ocr2stage.images import open_image
 
 CHUNK = 200
 """Images per cached crop file: an interrupted run resumes at the last finished chunk."""

@@ -31,11 +31,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr2stage.images import open_image
 from ocr2stage.classification.crops import MARGIN, crop, to_gray
 from ocr2stage.classification.dataset import CropSet
 from ocr2stage.classification.net import CHARSET, CLASSES, CROP_SIZE
 from ocr2stage.classification.text_labels import CodeImage, CodeImages
+from ocr2stage.images import open_image
 
 Rect = tuple[float, float, float, float]
 
@@ -118,7 +118,8 @@ def single_chars(folder: Path, style_of: Callable[[dict[str, str]], str],
     for row in _rows(folder / "labels.csv"):
         char = row["char"].strip().upper()
         if char in CHARSET:
-            out.setdefault(style_of(row), []).append((row["file"], whole_crop(_gray(folder / images / row["file"])), char))
+            crop_ = whole_crop(_gray(folder / images / row["file"]))
+            out.setdefault(style_of(row), []).append((row["file"], crop_, char))
     return out
 
 
