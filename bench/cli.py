@@ -7,13 +7,13 @@ import sys
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.measure import Measurement
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
@@ -24,7 +24,8 @@ from bench.readout import READOUTS
 from bench.report.fmt import ms as _ms
 from bench.report.fmt import pct as _pct
 from bench.results import summarize
-from bench.runner import RunError, RunOptions, default_run_dir, run as run_engines
+from bench.runner import RunError, RunOptions, default_run_dir
+from bench.runner import run as run_engines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Benchmark OCR engines on labelled code images: two-stage vs CRNN recognisers.")
@@ -92,33 +93,33 @@ def _check_engines(names: list[str]) -> None:
 def run(
     dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")] = "serials",
     engines: Annotated[str, typer.Option(help="Comma-separated engine names.")] = ",".join(DEFAULT_ENGINES),
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N images.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default reports/<dataset>-<time>).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N images.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default reports/<dataset>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the latest run of this dataset).")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    readout: Annotated[Optional[str], typer.Option(help=f"Override the manifest's readout: {', '.join(READOUTS)}.")] = None,
+    readout: Annotated[str | None, typer.Option(help=f"Override the manifest's readout: {', '.join(READOUTS)}.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one image may take before its engine is restarted.")] = 120.0,
     report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
-    gate: Annotated[Optional[Path], typer.Option(help="Gate the run against this baseline (exit 1 on regression).")] = None,
-    engine_option: Annotated[Optional[list[str]], typer.Option(
+    gate: Annotated[Path | None, typer.Option(help="Gate the run against this baseline (exit 1 on regression).")] = None,
+    engine_option: Annotated[list[str] | None, typer.Option(
         "--engine-option", help="ENGINE.KEY=VALUE for an engine's constructor, repeatable; e.g. "
                                 "two-stage.classifier=my.pt reads with your fine-tuned classifier.")] = None,
     keep_errors: Annotated[bool, typer.Option(
         help="With --resume: keep results that are errors (timeouts, crashes) instead of reading those images again.")] = False,
-    code_format: Annotated[Optional[str], typer.Option(
+    code_format: Annotated[str | None, typer.Option(
         "--format", help="Format every code must fit, instead of the manifest's: a field string "
                          "(A letter, N digit, X either, C check character, [UJZ] one of) or ^regex.")] = None,
-    check: Annotated[Optional[str], typer.Option(
+    check: Annotated[str | None, typer.Option(
         help="Check character of --format: iso6346, luhn, gs1_mod10, iso7064_mod37_36, iso7064_mod11_10, "
              "vin, or one registered in the entry-point group ocr2stage.checks.")] = None,
     workers: Annotated[int, typer.Option(
         min=1, help="Worker processes (with --cluster: Ray actors) per engine; the images are spread over them.")] = 1,
-    batch: Annotated[Optional[int], typer.Option(
+    batch: Annotated[int | None, typer.Option(
         min=1, help="Throughput mode: B images per engine call; per-image latency is then not measured.")] = None,
-    cluster: Annotated[Optional[str], typer.Option(
+    cluster: Annotated[str | None, typer.Option(
         help="Run the engines as Ray actors: local (a Ray started for the run), auto (a running cluster) or "
              "ray://HOST:PORT. Needs the extra: pip install 'ocr2stage-bench[ray]'. See docs/scaling.md.")] = None,
-    engine_resources: Annotated[Optional[list[str]], typer.Option(
+    engine_resources: Annotated[list[str] | None, typer.Option(
         "--engine-resources", help="With --cluster: resources of each actor of an engine, repeatable; "
                                    "e.g. two-stage=cpu:1,gpu:0.25 (default cpu:1).")] = None,
     shared_images: Annotated[bool, typer.Option(
@@ -263,8 +264,8 @@ def datasets_generate(
     name: str,
     n: Annotated[int, typer.Option(min=1)] = 600,
     seed: Annotated[int, typer.Option()] = 0,
-    styles: Annotated[Optional[str], typer.Option(help="Comma-separated style names (default: all).")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+    styles: Annotated[str | None, typer.Option(help="Comma-separated style names (default: all).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out")] = None,
 ) -> None:
     """Generate a synthetic serial-code dataset (images, labels.jsonl with char boxes, manifest)."""
     from ocr2stage.synth import GENERATOR_STYLES, generate_dataset
@@ -296,8 +297,8 @@ def models_fetch() -> None:
 @app.command()
 def report(
     run_dir: Path,
-    other: Annotated[Optional[Path], typer.Argument(help="A second run to compare with.")] = None,
-    baseline: Annotated[Optional[Path], typer.Option(help="Same as the second argument.")] = None,
+    other: Annotated[Path | None, typer.Argument(help="A second run to compare with.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Same as the second argument.")] = None,
 ) -> None:
     """Write report.html for a run folder (optionally compared with another run)."""
     for folder in filter(None, (run_dir, other, baseline)):
@@ -324,9 +325,9 @@ def baseline_save(run_dir: Path, to: Annotated[Path, typer.Option(help="Baseline
 def gate_cmd(
     run_dir: Path,
     baseline: Annotated[Path, typer.Option(help="Baseline file from `bench baseline save`.")],
-    config: Annotated[Optional[Path], typer.Option(help="Gate thresholds (TOML); defaults otherwise.")] = None,
-    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML, one test case per check.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option(help="Write a markdown summary (PR comment, job summary).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Gate thresholds (TOML); defaults otherwise.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per check.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a markdown summary (PR comment, job summary).")] = None,
 ) -> None:
     """Compare a run with a baseline: exit 0 pass, 1 regression, 2 cannot judge."""
     raise typer.Exit(_gate(run_dir, baseline, config, junit, markdown))
@@ -365,7 +366,7 @@ def _progress_events(progress: Progress) -> Any:
 def crossval(
     dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")],
     folds: Annotated[int, typer.Option(min=2, help="Number of folds (k).")] = 5,
-    group_by: Annotated[Optional[str], typer.Option(
+    group_by: Annotated[str | None, typer.Option(
         help="Keep images of one group in one fold: 'text' (the label: several photos of one plate) or a "
              "meta column of the labels.")] = None,
     engines: Annotated[str, typer.Option(help="Peers read unchanged (two-stage is always among them).")] = ",".join(
@@ -375,7 +376,7 @@ def crossval(
     n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed into each fold's fine-tuning.")] = 0,
     val_images: Annotated[int, typer.Option(min=1, help="Generated images the fine-tuning is checked on.")] = 200,
     train_seed: Annotated[int, typer.Option(help="Seed of the generated images and the training order.")] = 1,
-    out_dir: Annotated[Optional[Path], typer.Option(
+    out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Run folder (default reports/crossval-<dataset>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the crossval in --out (same split and settings).")] = False,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
@@ -424,7 +425,7 @@ def finetune(
     dataset: Annotated[str, typer.Option(help="Your labelled code images: a dataset name or folder (images/ + "
                                               "labels.csv file,text or labels.jsonl).")],
     out_path: Annotated[Path, typer.Option("--out", help="Weights to write (+ .json checksum sidecar).")],
-    init: Annotated[Optional[Path], typer.Option(help="Weights to start from (default: the shipped ones).")] = None,
+    init: Annotated[Path | None, typer.Option(help="Weights to start from (default: the shipped ones).")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed in, so other codes are not "
                                                       "forgotten.")] = 1000,
