@@ -118,7 +118,7 @@ def test_baseline_keeps_per_image_outcomes_and_summary(real_run: Path, baseline:
     summary = json.loads((real_run / "summary.json").read_text())
     engine = data["engines"]["tesseract"]
     assert len(engine["outcomes"]) == len(data["dataset"]["images"]) == N_IMAGES
-    assert sum(c for c, _ in engine["outcomes"].values()) / N_IMAGES == summary["engines"]["tesseract"]["metrics"]["sequence_accuracy"]
+    assert sum(o[0] for o in engine["outcomes"].values()) / N_IMAGES == summary["engines"]["tesseract"]["metrics"]["sequence_accuracy"]
     assert engine["metrics"] == summary["engines"]["tesseract"]["metrics"]
     assert engine["info"]["weights"] and data["dataset"]["fingerprint"] == summary["run"]["dataset"]["fingerprint"]
 
