@@ -170,22 +170,10 @@ def run(
     if ds.folder not in (None, ds.root):
         console.print(f"data: {ds.root} (the 'root' of {ds.folder / 'manifest.json'})")
     run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_event(engine: str, event: str, count: int) -> None:
-            if engine not in tasks:
-                tasks[engine] = progress.add_task(engine, total=None, status="")
-            if event == "total":
-                progress.update(tasks[engine], total=count)
-            elif event == "advance":
-                progress.advance(tasks[engine], count)
-            else:
-                progress.update(tasks[engine], status=event.removeprefix("status:")[:60])
-
+    with _progress_bars() as progress:
         try:
-            run_on(ds, opts, Path(run_dir), resume=resume, on_event=on_event, retry_errors=not keep_errors)
+            run_on(ds, opts, Path(run_dir), resume=resume, on_event=_progress_events(progress),
+                   retry_errors=not keep_errors)
         except RunError as e:
             _fail(str(e))
     summary = summarize(Path(run_dir))
