@@ -200,13 +200,6 @@ class RayPool(EnginePool):
         slot.deadline = time.monotonic() + self.opts.timeout_s * len(chunk)
         slot.ref = slot.handle.read.remote(sent)
 
-    def read(self, jobs: list[Job]) -> Iterator[Result]:
-        started = time.perf_counter()
-        try:
-            yield from self._read(jobs)
-        finally:
-            self.read_s += time.perf_counter() - started
-
     def _read(self, jobs: list[Job]) -> Iterator[Result]:
         queue: deque[tuple[list[Job], int]] = deque((c, 0) for c in self.chunks(jobs))
         while queue or any(s.ref is not None for s in self.slots):

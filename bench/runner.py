@@ -244,6 +244,17 @@ class EnginePool:
         self.resent = 0
         """Images sent to another worker after theirs was lost (Ray actors, :mod:`bench.cluster`)."""
 
+    def read(self, jobs: list[Job]) -> Iterator[Result]:
+        """Each job's result as it comes (the subclass's ``_read``), its reading time counted."""
+        started = time.perf_counter()
+        try:
+            yield from self._read(jobs)
+        finally:
+            self.read_s += time.perf_counter() - started
+
+    def _read(self, jobs: list[Job]) -> Iterator[Result]:
+        raise NotImplementedError
+
     def chunks(self, jobs: list[Job]) -> list[list[Job]]:
         """The jobs as the engine is asked them: one by one (timed), or batches of ``--batch``."""
         size = self.opts.batch or 1
@@ -295,9 +306,6 @@ class EnginePool:
         self.failures = 0
 
     def load(self) -> None:
-        raise NotImplementedError
-
-    def read(self, jobs: list[Job]) -> Iterator[Result]:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -387,13 +395,6 @@ class LocalPool(EnginePool):
         for p in self.procs:  # one after the other, so each load time is its own
             if not self.load_failed:
                 p.start()
-
-    def read(self, jobs: list[Job]) -> Iterator[Result]:
-        started = time.perf_counter()
-        try:
-            yield from self._read(jobs)
-        finally:
-            self.read_s += time.perf_counter() - started
 
     def _read(self, jobs: list[Job]) -> Iterator[Result]:
         queue = deque(self.chunks(jobs))
