@@ -126,6 +126,7 @@ def ray_cluster() -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus=2", f"--port={port}",
+                             "--node-ip-address=127.0.0.1",  # loopback only: no other address is ours
                              "--include-dashboard=false", "--disable-usage-stats"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     address = f"127.0.0.1:{port}"
@@ -155,6 +156,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run(load_dataset("serials"), opts, tmp_path_factory.mktemp("local"))
 
 
+@pytest.mark.ray
 def test_ray_actors_read_what_the_local_runner_reads(ray_cluster: str, local_run: Path, tmp_path: Path):
     from bench.cluster import ClusterSpec
     from bench.cluster import run as run_on_ray
@@ -169,6 +171,7 @@ def test_ray_actors_read_what_the_local_runner_reads(ray_cluster: str, local_run
     assert summary["run"]["options"]["cluster"] == "auto" and summary["engines"]["tesseract"]["metrics"]["n"] == RAY_N
 
 
+@pytest.mark.ray
 def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_cluster: str, local_run: Path,
                                                                         tmp_path: Path):
     import ray
@@ -196,6 +199,7 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_clus
     assert json.loads((out / "engines" / "tesseract.json").read_text())["throughput"]["resent"] >= 1
 
 
+@pytest.mark.ray
 def test_a_killed_driver_resumes_without_losing_or_repeating(ray_cluster: str, local_run: Path, tmp_path: Path):
     out = tmp_path / "run"
     cmd = [str(BIN / "bench"), "run", "--dataset", "serials", "--limit", str(RAY_N), "--engines", "tesseract",
