@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bench.datasets import DatasetError, list_datasets, load_dataset, write_fingerprint
+from bench.datasets import Dataset, DatasetError, list_datasets, load_dataset, write_fingerprint
 from bench.engines import DEFAULT_ENGINES, UnknownEngine, availability, engine_class, engine_names, engine_options
 from bench.engines.base import EngineUnavailable
 from bench.formats import FormatError, cli_formats
@@ -39,7 +39,7 @@ console = Console(stderr=True)
 out = Console()
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 
@@ -159,14 +159,9 @@ def run(
                           cluster=cluster)
     except RunError as e:
         _fail(str(e))
-    try:
-        ds = load_dataset(dataset)
-    except DatasetError as e:
-        _fail(str(e))
+    ds = _open_dataset(dataset)
     if not ds.items:
         _fail(f"dataset {ds.name} has no usable labelled images")
-    for problem in ds.problems:
-        console.print(f"[yellow]skipped label:[/yellow] {problem}")
     if ds.folder not in (None, ds.root):
         console.print(f"data: {ds.root} (the 'root' of {ds.folder / 'manifest.json'})")
     run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
@@ -328,6 +323,17 @@ def _gate(run_dir: Path, baseline: Path, config: Path | None, junit: Path | None
     return run_gate(run_dir, baseline, config, junit=junit, markdown=markdown)
 
 
+def _open_dataset(name_or_path: str) -> Dataset:
+    """The dataset, its skipped label rows listed; exit 2 when it cannot be used at all."""
+    try:
+        ds = load_dataset(name_or_path)
+    except DatasetError as e:
+        _fail(str(e))
+    for problem in ds.problems:
+        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    return ds
+
+
 def _progress_bars() -> Progress:
     return Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
@@ -386,12 +392,7 @@ def crossval(
         _fail(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     if resume and out_dir is None:
         _fail("--resume needs the run folder: --out DIR")
-    try:
-        ds = load_dataset(dataset)
-    except DatasetError as e:
-        _fail(str(e))
-    for problem in ds.problems:
-        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    ds = _open_dataset(dataset)
     opts = CrossvalOptions(folds=folds, seed=seed, group_by=group_by, engines=tuple(names), epochs=epochs,
                            n_images=n_images, val_images=val_images, train_seed=train_seed, cache_dir=cache_dir,
                            device=device, timeout_s=timeout, command=shlex.join(["bench", *sys.argv[1:]]))
@@ -432,12 +433,7 @@ def finetune(
     from ocr2stage.classification.train import TrainConfig
     from ocr2stage.classification.weights import DEFAULT_PATH, save_classifier, verify_classifier
 
-    try:
-        ds = load_dataset(dataset)
-    except DatasetError as e:
-        _fail(str(e))
-    for problem in ds.problems:
-        console.print(f"[yellow]skipped label:[/yellow] {problem}")
+    ds = _open_dataset(dataset)
     base = init or DEFAULT_PATH
     cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, init=base,
                       cache_dir=cache_dir, device=device)
