@@ -19,10 +19,10 @@ from functools import partial
 import numpy as np
 
 from .codes import container_number, pick
-from .degrade import MAX_HEIGHT, geometry, photometric
+from .degrade import MAX_HEIGHT
 from .glyphs import font_layout
 from .materials import plastic, smooth_noise
-from .render import Sample
+from .render import Sample, photographed
 from .styles import MARGIN_CAPS, Flat, Meta, _blur, _over
 
 CONTAINER_FONTS = ("dejavu_sans_bold", "liberation_sans_bold", "dejavu_condensed_bold", "liberation_narrow_bold",
@@ -80,11 +80,7 @@ def render_container(seed: int | np.random.SeedSequence, layout: str | None = No
         layout = LAYOUTS[rng.integers(len(LAYOUTS))]
     elif layout not in LAYOUTS:
         raise ValueError(f"unknown container layout {layout!r}; known: {', '.join(LAYOUTS)}")
-    flat = container_flat(rng, layout)
-    meta = dict(flat.meta)
-    pixels, chars = geometry(rng, flat, meta, max_height=MAX_HEIGHT * (6 if layout == "stacked" else 1))
-    image = photometric(rng, pixels, flat.cap_height * float(meta["scale"]), meta)
-    return Sample(image, flat.text, chars, meta)
+    return photographed(rng, container_flat(rng, layout), max_height=MAX_HEIGHT * (6 if layout == "stacked" else 1))
 
 
 CONTAINER_STYLES = {f"container_{layout}": partial(render_container, layout=layout) for layout in LAYOUTS}

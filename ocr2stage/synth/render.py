@@ -15,7 +15,7 @@ from PIL import Image
 from ocr2stage.geometry import Box
 
 from .degrade import geometry, photometric
-from .styles import RENDERERS
+from .styles import RENDERERS, Flat
 
 STYLES: tuple[str, ...] = tuple(RENDERERS)
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-./: "
@@ -44,8 +44,13 @@ def render_sample(seed: int | np.random.SeedSequence, style: str | None = None) 
         style = STYLES[rng.integers(len(STYLES))]
     elif style not in RENDERERS:
         raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLES)}")
-    flat = RENDERERS[style](rng)
+    return photographed(rng, RENDERERS[style](rng))
+
+
+def photographed(rng: np.random.Generator, flat: Flat, max_height: int | None = None) -> Sample:
+    """A flat marking as a camera sees it: warped, cropped and scaled (:func:`geometry`), then lit,
+    blurred and noised (:func:`photometric`); every renderer's last step."""
     meta = dict(flat.meta)
-    pixels, chars = geometry(rng, flat, meta)
+    pixels, chars = geometry(rng, flat, meta, max_height=max_height)
     image = photometric(rng, pixels, flat.cap_height * float(meta["scale"]), meta)
     return Sample(image, flat.text, chars, meta)
