@@ -1,22 +1,25 @@
-"""``ocr2stage`` command line: train the classifier, evaluate the whole reader on generated data."""
+"""``ocr2stage`` command line: train the character classifier.
+
+Scoring the whole reader is the harness's job, with one normaliser and one scorer for every engine:
+``bench datasets generate dev --seed 7 --n 1050 --out DIR`` then
+``bench run --dataset DIR --engines two-stage [--engine-option two-stage.classifier=PATH]``.
+"""
 
 from __future__ import annotations
 
 import shlex
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 app = typer.Typer(add_completion=False, help="Two-stage OCR: CRAFT character detection + CNN classifier.")
 
 
-def _normalise(text: str) -> str:
-    return "".join(text.split()).upper()
+@app.callback()
+def main() -> None:
+    """Keeps ``train`` a named subcommand (typer runs a lone command without its name)."""
 
 
 @app.command()
@@ -71,42 +74,6 @@ def train(
     checksum = save_classifier(result.net, out, meta)
     typer.echo(f"val accuracy {result.val_accuracy:.4f}, stage-1 recall {result.stage1_recall:.4f}, "
                f"{result.seconds:.0f} s; wrote {out} ({checksum})")
-
-
-@app.command()
-def evaluate(
-    n_images: Annotated[int, typer.Option(help="Generated images, styles in turn.")] = 300,
-    seed: Annotated[int, typer.Option(help="Dataset seed; test-set seeds are refused.")] = 7,
-    start: Annotated[int, typer.Option(help="Index of the first image.")] = 0,
-    classifier: Annotated[Path | None, typer.Option(help="Classifier weights (default: shipped).")] = None,
-    batch: Annotated[int, typer.Option(help="Images per read() call.")] = 1,
-    device: Annotated[str, typer.Option()] = "cpu",
-) -> None:
-    """Sequence accuracy per style and latency of the whole reader on generated images."""
-    from ocr2stage.classification.dataset import generated_samples
-    from ocr2stage.classification.train import check_seed
-    from ocr2stage.pipeline import TwoStageOCR
-
-    check_seed(seed)
-    ocr = TwoStageOCR.from_pretrained(device=device, classifier_path=classifier)
-    samples = list(generated_samples(seed, start, n_images))
-    right: dict[str, list[bool]] = defaultdict(list)
-    times = []
-    for i in range(0, len(samples), batch):
-        chunk = [s for _, s in samples[i:i + batch]]
-        t = time.perf_counter()
-        results = ocr.read([np.asarray(s.image.convert("RGB")) for s in chunk])
-        times.append((time.perf_counter() - t) * 1000 / len(chunk))
-        for s, r in zip(chunk, results):
-            ok = _normalise(r.text) == _normalise(s.text)
-            right[str(s.meta["style"])].append(ok)
-            if not ok:
-                typer.echo(f"  {s.meta['style']:16s} truth {s.text!r:32s} read {r.text!r}")
-    for style, oks in right.items():
-        typer.echo(f"{style:16s} sequence accuracy {np.mean(oks):.4f} (n={len(oks)})")
-    every = [ok for oks in right.values() for ok in oks]
-    typer.echo(f"{'all':16s} sequence accuracy {np.mean(every):.4f} (n={len(every)}); "
-               f"latency p50 {np.percentile(times, 50):.0f} ms, p95 {np.percentile(times, 95):.0f} ms per image")
 
 
 if __name__ == "__main__":
