@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from bench.report import build_context, render
 from bench.report.fmt import pvalue
 from bench.report.gallery import boxes_path, char_boxes, worst_files
 from bench.report.load import Run
-from bench.report.sections import findings
+from bench.report.sections import findings, machine, reproducibility
 from bench.report.stats import engine_stats
 
 LABELS = {"a": "PaddleOCR 3.7.0 PP-OCRv5_mobile_rec", "b": "Tesseract 5.5.4 LSTM"}
@@ -36,21 +37,71 @@ def test_a_clear_winner_is_named_with_its_gap_and_significance(tmp_path: Path) -
     run = make_run(tmp_path, {"a": 98, "b": 71}, ms={"a": 40.0, "b": 10.0})
     lines = findings([engine_stats(run, e) for e in run.engines], run)
     first = lines[0]
-    assert first.startswith(f"{LABELS['a']} reads 98.0% [")
-    assert f"{LABELS['b']} 71.0% [" in first
-    assert first.endswith("the gap of 27.0 points is significant (McNemar p<0.001, 100 paired images).")
+    assert first.startswith("a against b: 98.0% [") and "of codes read exactly against 71.0% [" in first
+    assert "the gap of 27.0 points is significant (McNemar p<0.001, 100 paired images)" in first
     # CER: 29 vs 2 one-character misses over 100 seven-character codes -> +27/700 = +3.86 points
-    assert any(f"{LABELS['b']} 4.14%, +3.86 points (paired 95% CI" in line and line.endswith("a real difference).")
-               for line in lines)
-    assert any(line.startswith(f"Fastest: {LABELS['b']}, median 10 ms") for line in lines)
-    assert any("the most accurate, needs 4.0x the median time" in line for line in lines)
+    assert "CER 0.29% against 4.14%, b's 3.86 points higher (paired 95% CI" in first
+    assert first.endswith("a real difference).")
+    assert lines[1] == "Fastest: b, median 10 ms per image (p95 10 ms); a (the most accurate) 4.0x that."
+    assert len(lines) == 2, "one bullet per comparison: accuracy with CER, then speed"
+
+
+def test_the_summary_names_engines_short(tmp_path: Path) -> None:
+    run = make_run(tmp_path, {"a": 98, "b": 71})
+    lines = findings([engine_stats(run, e) for e in run.engines], run)
+    assert not any(label in line for line in lines for label in LABELS.values())
 
 
 def test_a_small_gap_is_not_called_real(tmp_path: Path) -> None:
     run = make_run(tmp_path, {"a": 50, "b": 48}, n=60)
     lines = findings([engine_stats(run, e) for e in run.engines], run)
     assert "gap of 3.3 points is not significant" in lines[0]
-    assert lines[1].endswith("not a clear difference).")
+    assert lines[0].endswith("not a clear difference).")
+
+
+def _trained(tmp_path: Path, run: Run, engine: str, **record: object) -> None:
+    """Give ``engine`` weights whose sidecar records ``record``, passed as an engine option."""
+    weights = tmp_path / f"{engine}.pt"
+    (tmp_path / f"{engine}.json").write_text(json.dumps({"file": weights.name, "sha256": "sha256:feed", **record}))
+    run.engine_records[engine]["info"]["weights"] = {weights.name: "sha256:feed"}
+    run.run.setdefault("options", {}).setdefault("engine_options", {})[engine] = {"classifier": str(weights)}
+
+
+def test_home_advantage_is_stated(tmp_path: Path) -> None:
+    """An engine trained on the generator of the scored set gets a bullet that says so, and which seeds."""
+    run = make_run(tmp_path, {"a": 98, "b": 71})
+    run.run["manifest"] = {"generator": {"recipe": "ocr2stage.synth/1", "seed": 20261125, "n": 100}}
+    _trained(tmp_path, run, "a", n_images=2800, seed=1)
+    home = [line for line in findings([engine_stats(run, e) for e in run.engines], run) if "Home advantage" in line]
+    assert home == ["Home advantage: a was trained on 2,800 images from ocr2stage.synth, the generator that rendered "
+                    "this set (ocr2stage.synth/1; training seed 1, this set's seed is 20261125, so no image is shared); "
+                    "no other engine here records training on it. Its accuracy here may overstate what it reads on "
+                    "codes from elsewhere."]
+
+
+def test_no_home_advantage_on_other_sets_or_unknown_weights(tmp_path: Path) -> None:
+    run = make_run(tmp_path, {"a": 98, "b": 71})
+    _trained(tmp_path, run, "a", n_images=2800, seed=1)
+    stats = [engine_stats(run, e) for e in run.engines]
+    assert not any("Home advantage" in line for line in findings(stats, run)), "a set not generated: no bullet"
+    run.run["manifest"] = {"generator": {"recipe": "ocr2stage.synth/1", "seed": 7}}
+    run.engine_records["a"]["info"]["weights"] = {"a.pt": "sha256:other"}
+    assert not any("Home advantage" in line for line in findings(stats, run)), "a sidecar of other weights"
+    _trained(tmp_path, run, "a", n_images=0, seed=1, init=str(tmp_path / "base.pt"))
+    (tmp_path / "base.json").write_text(json.dumps({"n_images": 500, "seed": 7}))
+    home = [line for line in findings(stats, run) if "Home advantage" in line]
+    assert len(home) == 1 and "500 images" in home[0] and "it may have seen these very images" in home[0], \
+        "fine-tuned from weights trained on the same seed"
+
+
+def test_machine_line_shows_instruction_sets_and_threads_when_recorded(tmp_path: Path) -> None:
+    run = make_run(tmp_path, {"a": 1})
+    run.run["machine"] = {"platform": "Linux-6", "python": "3.11.7", "cpu": "Xeon", "cores": 2, "gpu": None}
+    assert machine(run) == "Xeon, 2 cores; no GPU; Linux-6; Python 3.11.7"
+    run.run["machine"].update(threads=2, isa={"avx2": True, "avx512": True, "bf16": False, "vnni": True, "amx": False})
+    assert machine(run) == ("Xeon, 2 cores, 2 threads; CPU features: avx2, avx512, vnni (no bf16, amx); no GPU; "
+                            "Linux-6; Python 3.11.7")
+    assert ("machine", machine(run)) in reproducibility(run)
 
 
 def test_labels_are_rendered_verbatim(tmp_path: Path) -> None:

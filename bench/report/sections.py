@@ -22,6 +22,7 @@ from bench.metrics.text import FAILURES, char_error_table, confusion_pairs
 from bench.report import plots
 from bench.report.fmt import char, ci, ms, pct, pvalue
 from bench.report.load import Run
+from bench.report.provenance import GENERATOR, HomeAdvantage, home_advantage
 from bench.report.stats import (
     EngineStats,
     cer_difference,
@@ -37,64 +38,97 @@ FAILURE_CLASSES = (*FAILURES, "error")
 CONFUSION_TOP = 15
 
 
-def _gap_sentence(w: EngineStats, o: EngineStats, test: McNemar) -> str:
+def _comparison(w: EngineStats, o: EngineStats, test: McNemar, run: Run) -> str:
+    """The most accurate engine against one other, in one sentence: codes read exactly (paired
+    McNemar) and CER (paired bootstrap difference)."""
     gap = w.accuracy.estimate - o.accuracy.estimate
-    head = (
-        f"{w.label} reads {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes exactly, "
-        f"{o.label} {pct(o.accuracy.estimate)} {ci(o.accuracy)}"
-    )
+    head = (f"{w.engine} against {o.engine}: {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes read exactly "
+            f"against {pct(o.accuracy.estimate)} {ci(o.accuracy)}")
     evidence = f"McNemar {pvalue(test.p_value)}, {test.n:,} paired images"
     if gap == 0:
-        return f"{head}: a tie ({evidence})."
-    verdict = "significant" if significant(test) else "not significant, the two cannot be told apart on this set"
-    return f"{head}; the gap of {100 * gap:.1f} points is {verdict} ({evidence})."
+        accuracy = f"{head}, a tie ({evidence})"
+    else:
+        verdict = "significant" if significant(test) else "not significant, the two cannot be told apart on this set"
+        accuracy = f"{head}; the gap of {100 * gap:.1f} points is {verdict} ({evidence})"
+    d = cer_difference(run.rows(o.engine), run.rows(w.engine))
+    real = "a real difference" if d.low > 0 or d.high < 0 else "not a clear difference"
+    side = "higher" if d.estimate >= 0 else "lower"
+    return (f"{accuracy}; CER {pct(w.cer.estimate, 2)} against {pct(o.cer.estimate, 2)}, {o.engine}'s "
+            f"{100 * abs(d.estimate):.2f} points {side} (paired 95% CI {100 * d.low:+.2f} to {100 * d.high:+.2f}: "
+            f"{real}).")
 
 
-def _cer_gap(best: EngineStats, o: EngineStats, run: Run) -> str:
-    """Another engine's CER and its paired difference to the best, real when its CI excludes 0."""
-    d = cer_difference(run.rows(o.engine), run.rows(best.engine))
-    real = "a real difference" if d.low > 0 else "not a clear difference"
-    return (f"{o.label} {pct(o.cer.estimate, 2)}, {100 * d.estimate:+.2f} points "
-            f"(paired 95% CI {100 * d.low:+.2f} to {100 * d.high:+.2f}: {real})")
+def _speed(ran: list[EngineStats], best: EngineStats) -> str | None:
+    """Median time per image of every timed engine, as a multiple of the fastest's."""
+    timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=lambda s: s.latency["p50_ms"])
+    if len(timed) < 2:
+        return None
+    fast = timed[0]
+    others = ", ".join(f"{s.engine}{' (the most accurate)' if s is best else ''} "
+                       f"{ratio(s.latency['p50_ms'], fast.latency['p50_ms']):.1f}x that" for s in timed[1:])
+    return (f"Fastest: {fast.engine}, median {ms(fast.latency['p50_ms'])} per image "
+            f"(p95 {ms(fast.latency['p95_ms'])}); {others}.")
+
+
+def _home_advantage(home: HomeAdvantage, run: Run, alone: bool) -> str:
+    generator = (run.run.get("manifest") or {}).get("generator") or {}
+    seeds = ", ".join(str(s) for s in home.seeds)
+    overlap = ("the same seed as this set: it may have seen these very images" if home.same_seed
+               else f"this set's seed is {generator.get('seed')}, so no image is shared")
+    others = "; no other engine here records training on it" if alone else ""
+    return (f"Home advantage: {home.engine} was trained on {home.n_images:,} images from {GENERATOR}, the generator "
+            f"that rendered this set ({generator.get('recipe')}; training seed {seeds}, {overlap}){others}. "
+            f"Its accuracy here may overstate what it reads on codes from elsewhere.")
 
 
 def findings(stats: list[EngineStats], run: Run) -> list[str]:
-    """The decision summary: one plain sentence per finding, winner first."""
+    """The decision summary in short engine names (the labels are in the Engines table): one
+    bullet per comparison, the most accurate engine against each other, then home advantage,
+    speed and failures."""
     ran = sorted((s for s in stats if s.has_results), key=lambda s: -s.accuracy.estimate)
-    out = [f"{s.label}: {s.status}." for s in stats if not s.has_results]
+    out = [f"{s.engine}: {s.status}." for s in stats if not s.has_results]
     if not ran:
         return out + ["No engine produced results, so there is nothing to compare."]
+    homes = [h for h in (home_advantage(run, s.engine) for s in ran) if h is not None]
+    home = [_home_advantage(h, run, alone=len(homes) == 1) for h in homes]
     best = ran[0]
     if len(ran) == 1:
-        out.insert(0, f"Only {best.label} produced results: it reads {pct(best.accuracy.estimate)} "
-                      f"{ci(best.accuracy)} of {best.n:,} {'code' if best.n == 1 else 'codes'} exactly.")
-        return out
+        return [f"Only {best.engine} produced results: it reads {pct(best.accuracy.estimate)} "
+                f"{ci(best.accuracy)} of {best.n:,} {'code' if best.n == 1 else 'codes'} exactly.", *home, *out]
     tests = pairwise_tests(run, [s.engine for s in ran])
-    lines = [_gap_sentence(best, o, tests[(best.engine, o.engine)]) for o in ran[1:]]
+    lines = [_comparison(best, o, tests[(best.engine, o.engine)], run) for o in ran[1:]]
     if best.accuracy.estimate == 0:
         lines.insert(0, "No engine read a single code exactly: compare on CER below, and check that the "
                         "dataset's readout and normalisation (manifest.json) fit these images.")
-    by_cer = sorted(ran, key=lambda s: s.cer.estimate)
-    lines.append(
-        f"Lowest character error rate: {by_cer[0].label} with {pct(by_cer[0].cer.estimate, 2)} "
-        f"{ci(by_cer[0].cer, 2)}; " + "; ".join(_cer_gap(by_cer[0], o, run) for o in by_cer[1:]) + "."
-    )
-    timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=lambda s: s.latency["p50_ms"])
-    if len(timed) > 1:
-        fast, slow = timed[0], timed[-1]
-        lines.append(
-            f"Fastest: {fast.label}, median {ms(fast.latency['p50_ms'])} per image (p95 {ms(fast.latency['p95_ms'])}), "
-            f"{ratio(slow.latency['p50_ms'], fast.latency['p50_ms']):.1f}x faster than the slowest, {slow.label} "
-            f"({ms(slow.latency['p50_ms'])})."
-        )
-        if best.engine != fast.engine:
-            lines.append(
-                f"{best.label}, the most accurate, needs {ratio(best.latency['p50_ms'], fast.latency['p50_ms']):.1f}x "
-                f"the median time of {fast.label}."
-            )
-    partial = [s for s in ran if s.n_errors]
-    lines += [f"{s.label} failed on {s.n_errors:,} of {s.n:,} images (counted as misread)." for s in partial]
+    speed = _speed(ran, best)
+    lines += home + ([speed] if speed else [])
+    lines += [f"{s.engine} failed on {s.n_errors:,} of {s.n:,} images (counted as misread)." for s in ran if s.n_errors]
     return lines + out
+
+
+def machine(run: Run) -> str:
+    """run.json's machine in one line: CPU, cores and threads, the instruction sets the readers
+    use (``isa``, when the run recorded them), GPU, system and Python."""
+    m = dict(run.run.get("machine") or {})
+    if not m:
+        return "-"
+    cpu = m.pop("cpu", None) or "unknown CPU"
+    cores, threads = m.pop("cores", None), m.pop("threads", None)
+    parts = [cpu + (f", {cores} cores" if cores else "") + (f", {threads} threads" if threads else "")]
+    isa = m.pop("isa", None)
+    if isinstance(isa, dict) and isa:
+        has = [k for k, v in isa.items() if v]
+        lacks = [k for k, v in isa.items() if not v]
+        parts.append("CPU features: " + (", ".join(has) or "none of those checked")
+                     + (f" (no {', '.join(lacks)})" if lacks else ""))
+    gpu = m.pop("gpu", None)
+    parts.append(f"GPU: {gpu}" if gpu else "no GPU")
+    if m.get("platform"):
+        parts.append(str(m.pop("platform")))
+    if m.get("python"):
+        parts.append(f"Python {m.pop('python')}")
+    parts += [f"{k}: {_flat(v)}" for k, v in m.items()]
+    return "; ".join(parts)
 
 
 def _limit(max_misread: float) -> str:
@@ -262,8 +296,9 @@ def _flat(value: Any) -> str:
 
 
 def reproducibility(run: Run) -> list[tuple[str, str]]:
-    """Everything run.json recorded (command, dataset + fingerprint, machine, code), verbatim."""
-    items = [(k, _flat(v)) for k, v in run.run.items()]
+    """Everything run.json recorded (command, dataset + fingerprint, machine, code), verbatim but the
+    machine, which reads as one line."""
+    items = [(k, machine(run) if k == "machine" else _flat(v)) for k, v in run.run.items()]
     if run.summary.get("finished"):
         items.append(("finished", str(run.summary["finished"])))
     return items
