@@ -26,7 +26,7 @@ from bench import __version__
 from bench.datasets import Dataset, Item, fingerprint
 from bench.engines.base import Reading
 from bench.readout import normalize, read_out, scoring_key, unicode_form
-from bench.worker import Job, Result, serve
+from bench.worker import THREAD_VARIABLES, Job, Result, serve
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 MAX_CONSECUTIVE_FAILURES = 3
@@ -99,21 +99,35 @@ OnEvent = Callable[[str, str, int], None]
 """Progress callback: (engine, event, count) with event "total", "advance" or "status:<text>"."""
 
 
-def machine() -> dict[str, Any]:
+def machine(workers: int = 1) -> dict[str, Any]:
+    """The machine a run's numbers come from: CPU, its instruction sets that decide the two-stage
+    reader's backend (``isa``: avx2, avx512, bf16, vnni, amx) and the compute threads each engine
+    process gets (``threads``: torch's, the thread variables, and per worker with ``workers`` > 1,
+    as :class:`LocalPool` divides the cores)."""
+    threads: dict[str, Any] = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     try:
         import torch
 
         cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        threads |= {"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()}
     except ImportError:
         cuda = None
+    if workers > 1:
+        threads["per_worker"] = max(1, (os.cpu_count() or 1) // workers)
     cpu = platform.processor()
     try:
         cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                    if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    try:
+        from ocr2stage.device import cpu_isa
+
+        isa: dict[str, bool] | None = cpu_isa()
+    except ImportError:
+        isa = None
     return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-            "cores": os.cpu_count(), "gpu": cuda}
+            "cores": os.cpu_count(), "gpu": cuda, "isa": isa, "threads": threads}
 
 
 def code_version() -> str:
@@ -520,7 +534,7 @@ def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = 
         "options": {"device": opts.device, "limit": opts.limit, "timeout_s": opts.timeout_s, "turn": TURN,
                     "engine_options": opts.engine_options, **({"aliases": opts.aliases} if opts.aliases else {}),
                     **opts.scaling(), **opts.extra},
-        "machine": machine(),
+        "machine": machine(opts.workers),
         "code_version": code_version(),
         "started": previous["started"] if previous else _now(),
         **({"resumed": [*previous.get("resumed", []), {"at": _now(), "errors_retried": retried,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ocr2stage.backends import AUTO
 from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
@@ -195,14 +196,23 @@ class TwoStageOCR:
     def from_pretrained(
         cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
         config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
-        reader_config: ReaderConfig | None = None,
+        reader_config: ReaderConfig | None = None, backend: str = AUTO,
     ) -> TwoStageOCR:
-        """Load verified CRAFT (md5) and the shipped or given classifier (sha256). ``bf16`` None
-        (default) runs both in bf16 where the hardware has it natively; False forces float32.
-        ``int8`` (CPU, opt-in) runs CRAFT's backbone in int8 instead: for CPUs without bf16.
+        """Load verified CRAFT (md5) and the shipped or given classifier (sha256).
+
+        ``backend`` (:mod:`ocr2stage.backends`): ``auto`` (default) runs both networks in bf16
+        where the hardware has it natively, else in the fastest float32 runtime measured for the
+        device (ONNX Runtime on a CPU); or one of ``torch``, ``torch-bf16``, ``torch-int8``,
+        ``onnx``, ``onnx-int8``. The older switches still work with ``auto``: ``bf16`` False
+        forces PyTorch float32, True PyTorch bf16; ``int8`` is ``torch-int8``.
         ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
-        return cls(CharDetector(craft_path, device, config, bf16, int8),
-                   CharClassifier.load(classifier_path, device, bf16), reader_config)
+        detector = CharDetector(craft_path, device, config, bf16, int8, backend)
+        return cls(detector, CharClassifier.load(classifier_path, device, bf16, detector.net.backend), reader_config)
+
+    @property
+    def backend(self) -> str:
+        """The backend both networks run on (see :mod:`ocr2stage.backends`)."""
+        return self.detector.net.backend
 
     @property
     def checksums(self) -> dict[str, str]:

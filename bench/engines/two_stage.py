@@ -39,31 +39,38 @@ class TwoStageEngine:
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
-    def __init__(self, device: str = "cpu", classifier: str | None = None) -> None:
+    def __init__(self, device: str = "cpu", classifier: str | None = None, backend: str = "auto") -> None:
         """``classifier``: weights of your own (``bench finetune --dataset MY_SET --out my.pt``, checksum
         sidecar beside), read as ``TwoStageOCR.from_pretrained`` reads them; default: the
-        shipped classifier."""
+        shipped classifier. ``backend``: how the networks run (``auto``, ``torch``, ``torch-bf16``,
+        ``torch-int8``, ``onnx``, ``onnx-int8``; see ``ocr2stage.backends`` and docs/speed.md)."""
         try:
             from ocr2stage import TwoStageOCR
+            from ocr2stage.backends import BackendError
             from ocr2stage.detection import WeightsError
         except ImportError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
         self.device = device
         try:
             self._ocr = TwoStageOCR.from_pretrained(
-                device=device, classifier_path=None if classifier is None else Path(classifier), **self.precision)
-        except WeightsError as e:
+                device=device, classifier_path=None if classifier is None else Path(classifier), backend=backend,
+                **self.precision)
+        except (WeightsError, BackendError) as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
     def describe(self) -> EngineInfo:
         import ocr2stage
 
+        versions = {"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")}
+        if self._ocr.backend.startswith("onnx"):
+            versions["onnxruntime"] = version("onnxruntime")
         return EngineInfo(
             name=self.name,
-            label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier",
-            versions={"ocr2stage": ocr2stage.__version__, "torch": version("torch"), "easyocr": version("easyocr")},
-            models={"detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
-                    "classifier": f"ocr2stage CharNet 32x32 ({'bf16' if self._ocr.classifier.bf16 else 'fp32'})"},
+            label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier, backend {self._ocr.backend}",
+            versions=versions,
+            models={"backend": self._ocr.backend,
+                    "detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
+                    "classifier": f"ocr2stage CharNet 32x32 ({self._ocr.classifier.precision})"},
             weights=self._ocr.checksums,
             device=self.device,
         )

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ocr2stage import backends
+from ocr2stage.backends import OrtModel
 from ocr2stage.checksums import WeightsError, file_digest
-from ocr2stage.classification.net import CLASSES, CharNet
-from ocr2stage.device import native_bf16
+from ocr2stage.classification.net import CLASSES, CROP_SIZE, CharNet
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "weights" / "classifier.pt"
 
@@ -63,10 +64,16 @@ class CharClassifier:
     bf16: bool = False
     """Convolutions in bfloat16 (probabilities stay float32): half the time where the hardware has
     it, and the shipped weights were trained so (bf16 autocast) and validated so."""
+    onnx: OrtModel | None = None
+    """The same network in ONNX Runtime (float32), used instead of ``net`` when set."""
 
     @classmethod
-    def load(cls, path: Path | None = None, device: str = "cpu", bf16: bool | None = None) -> CharClassifier:
-        """``bf16`` None (default): where the device runs it natively (see ``native_bf16``)."""
+    def load(cls, path: Path | None = None, device: str = "cpu", bf16: bool | None = None,
+             backend: str | None = None) -> CharClassifier:
+        """``backend``: one of :data:`ocr2stage.backends.BACKENDS` or ``auto``; the classifier runs
+        in PyTorch (bf16 for ``torch-bf16``, else float32) or, for ``onnx*``, in ONNX Runtime
+        float32. None keeps the older switch ``bf16``: None (default) where the device runs it
+        natively (see ``native_bf16``)."""
         path = Path(path) if path is not None else DEFAULT_PATH
         checksum = verify_classifier(path)
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -75,15 +82,30 @@ class CharClassifier:
         net = CharNet(len(CLASSES), data["width"])
         net.load_state_dict(data["state_dict"])
         dev = torch.device(device)
+        chosen = backends.resolve(backend, dev, bf16)
+        onnx = None
+        if chosen.startswith("onnx"):
+            onnx = OrtModel(backends.cached_model(
+                "classifier", checksum,
+                lambda out: backends.export(net.eval(), torch.zeros(2, 1, CROP_SIZE, CROP_SIZE, dtype=torch.uint8),
+                                            out, ["crops"], ["logits"], {"crops": {0: "n"}, "logits": {0: "n"}})),
+                dev)
         return cls(net=net.to(dev).eval(), path=path, checksum=checksum, device=dev,
-                   bf16=native_bf16(dev) if bf16 is None else bf16)
+                   bf16=chosen == "torch-bf16", onnx=onnx)
+
+    @property
+    def precision(self) -> str:
+        return "onnx fp32" if self.onnx is not None else "bf16" if self.bf16 else "fp32"
 
     @torch.inference_mode()
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """(N, 32, 32) uint8 crops -> (N, len(CLASSES)) probabilities, in one forward pass."""
         if len(crops) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        x = torch.from_numpy(crops)[:, None].to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits = self.net(x)
+        if self.onnx is not None:
+            logits = torch.from_numpy(self.onnx(np.ascontiguousarray(crops[:, None]))[0])
+        else:
+            x = torch.from_numpy(crops)[:, None].to(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                logits = self.net(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

@@ -6,6 +6,7 @@ trained with, so loading them needs no key remapping beyond DataParallel's ``mod
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ocr2stage import backends
 from ocr2stage.checksums import WeightsError, file_digest
 from ocr2stage.detection.sizing import FIRST_HEIGHT, scaled
-from ocr2stage.device import native_bf16
+from ocr2stage.device import cpu_isa
+from ocr2stage.device import native_bf16 as native_bf16  # imported from here by classification.train
 
 CRAFT_FILE = "craft_mlt_25k.pth"
 CRAFT_MD5 = "2f8227d2def4037cdb3b34389dcf9ec1"
@@ -133,6 +136,27 @@ def quantized_backbone(basenet: nn.Module) -> nn.Module:
     return convert_fx(prepared)
 
 
+def onnx_craft(net: nn.Module, checksum: str, int8: bool) -> Path:
+    """CRAFT as a cached ONNX file (input ``image`` (1, 3, H, W), outputs ``y`` and ``feature``,
+    any H and W); with ``int8`` its backbone (``/basenet/`` nodes) statically quantised on the
+    same calibration inputs as :func:`quantized_backbone`, its U-net float32 as there."""
+
+    def fp32(path: Path) -> None:
+        backends.export(copy.deepcopy(net).float().to(memory_format=torch.contiguous_format),
+                        torch.zeros(1, 3, FIRST_HEIGHT, 4 * FIRST_HEIGHT), path, ["image"], ["y", "feature"],
+                        {"image": {2: "h", 3: "w"}, "y": {1: "h2", 2: "w2"}, "feature": {2: "h2", 3: "w2"}})
+
+    source = backends.cached_model("craft", checksum, fp32)
+    if not int8:
+        return source
+    seed, count = INT8_CALIBRATION
+    reduce = "" if cpu_isa()["vnni"] else "-r7"
+    return backends.cached_model(
+        f"craft-int8-s{seed}n{count}{reduce}", checksum,
+        lambda path: backends.quantize(source, path, "image", [x.numpy() for x in _calibration_inputs()],
+                                       lambda node: node.startswith("/basenet/")))
+
+
 def _normalised(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """An RGB uint8 image resized to ``size`` = (width, height), as CRAFT's (1, 3, H, W) input."""
     resized = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
@@ -147,29 +171,36 @@ class CraftNet:
     """
 
     def __init__(
-        self, path: Path | None = None, device: str = "cpu", bf16: bool | None = None, int8: bool = False
+        self, path: Path | None = None, device: str = "cpu", bf16: bool | None = None, int8: bool = False,
+        backend: str | None = None,
     ) -> None:
-        """``bf16``: run the backbone in bfloat16; None (default) does so where the hardware
-        runs it natively, so results can differ slightly between machines (``precision`` says which).
-        ``int8`` (CPU only, opt-in): the backbone in int8 instead (see :func:`quantized_backbone`)."""
+        """``backend``: one of :data:`ocr2stage.backends.BACKENDS` or ``auto``; None keeps the older
+        switches: ``bf16`` runs the backbone in bfloat16, None (default) where the hardware runs
+        it natively, so results can differ slightly between machines (``precision`` says which);
+        ``int8`` (CPU only): the backbone in int8 instead (see :func:`quantized_backbone`)."""
         from easyocr.craft import CRAFT
 
+        self.device = torch.device(device)
+        self.backend = backends.resolve(backend, self.device, bf16, int8)
         self.path = Path(path) if path is not None else default_craft_path()
         self.checksum = verify_craft(self.path)
         state = torch.load(self.path, map_location="cpu", weights_only=True)
         state = {k.removeprefix("module."): v for k, v in state.items()}
         net = CRAFT(pretrained=False, freeze=False)
         net.load_state_dict(state)
-        self.device = torch.device(device)
-        if int8:
-            if self.device.type != "cpu":
-                raise ValueError(f"int8 CRAFT runs on the CPU only, not on {device}")
+        self.onnx: backends.OrtModel | None = None
+        if self.backend.startswith("onnx"):
+            self.onnx = backends.OrtModel(onnx_craft(net.eval(), self.checksum, self.backend == "onnx-int8"),
+                                          self.device)
+            self.precision = "onnx int8-backbone" if self.backend == "onnx-int8" else "onnx fp32"
+        elif self.backend == "torch-int8":
             net.basenet = quantized_backbone(net.eval().basenet)
             self.precision = "int8-backbone"
+        elif self.backend == "torch-bf16":
+            net.basenet = _Bfloat16Backbone(net.basenet)
+            self.precision = "bf16-backbone"
         else:
-            if native_bf16(self.device) if bf16 is None else bf16:
-                net.basenet = _Bfloat16Backbone(net.basenet)
-            self.precision = "bf16-backbone" if isinstance(net.basenet, _Bfloat16Backbone) else "fp32"
+            self.precision = "fp32"
         # Channels-last lets oneDNN pick its faster NHWC convolutions: ~7% off a CPU pass.
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
 
@@ -177,6 +208,10 @@ class CraftNet:
     def __call__(self, image: np.ndarray, size: tuple[int, int]) -> ScoreMaps:
         """Score maps of an RGB uint8 image resized to ``size`` = (width, height)."""
         h, w = image.shape[:2]
-        y, _ = self.net(_normalised(image, size).to(self.device, memory_format=torch.channels_last))
-        maps = y[0].float().cpu().numpy()
+        x = _normalised(image, size)
+        if self.onnx is not None:
+            maps = self.onnx(x.numpy())[0][0]
+        else:
+            y, _ = self.net(x.to(self.device, memory_format=torch.channels_last))
+            maps = y[0].float().cpu().numpy()
         return ScoreMaps(region=maps[..., 0], affinity=maps[..., 1], scale=(2.0 * w / size[0], 2.0 * h / size[1]))

@@ -80,10 +80,11 @@ class CharDetector:
 
     def __init__(
         self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None,
-        bf16: bool | None = None, int8: bool = False,
+        bf16: bool | None = None, int8: bool = False, backend: str | None = None,
     ) -> None:
-        """``bf16``, ``int8``: see :class:`CraftNet` (default: bf16 backbone where the hardware has it)."""
-        self.net = CraftNet(craft_path, device, bf16, int8)
+        """``bf16``, ``int8``, ``backend``: see :class:`CraftNet` (default: bf16 backbone where the
+        hardware has it, else float32 PyTorch)."""
+        self.net = CraftNet(craft_path, device, bf16, int8, backend)
         self.config = config or DetectorConfig()
 
     @property

@@ -1,0 +1,122 @@
+"""Backends of the two-stage reader (ocr2stage.backends): the choice, ONNX Runtime reading as
+PyTorch does, the exported models' cache, and the choice forced from the harness. Real models."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.datasets import load_dataset, load_image
+from bench.engines import engine_options
+from ocr2stage import TwoStageOCR, backends
+from ocr2stage.backends import BackendError, resolve
+from ocr2stage.device import cpu_isa, native_bf16
+
+CPU = torch.device("cpu")
+
+
+def test_cpu_isa_names_the_five_instruction_sets() -> None:
+    isa = cpu_isa()
+    assert set(isa) == {"avx2", "avx512", "bf16", "vnni", "amx"} and all(isinstance(v, bool) for v in isa.values())
+    if isa["bf16"] or isa["amx"]:
+        assert native_bf16(CPU)
+
+
+def test_auto_takes_bf16_where_native_else_the_measured_fastest() -> None:
+    assert backends.auto("cpu", native=True) == "torch-bf16"
+    assert backends.auto("cpu", native=False) == backends.AUTO_CPU == "onnx"
+    assert backends.auto("cuda", native=True) == "torch-bf16"
+    assert backends.auto("cuda", native=False) == "torch"
+    assert resolve("auto", CPU) == ("torch-bf16" if native_bf16(CPU) else "onnx")
+
+
+def test_older_switches_and_forced_backends() -> None:
+    assert resolve(None, CPU, bf16=False) == resolve("auto", CPU, bf16=False) == "torch"
+    assert resolve("auto", CPU, bf16=True) == "torch-bf16"
+    assert resolve("auto", CPU, int8=True) == "torch-int8"
+    assert resolve(None, CPU) == ("torch-bf16" if native_bf16(CPU) else "torch")  # the networks loaded alone
+    for name in backends.BACKENDS:
+        assert resolve(name, CPU, bf16=True) == name  # a named backend wins over the older switch
+    with pytest.raises(BackendError, match="unknown backend 'tensorrt'"):
+        resolve("tensorrt", CPU)
+
+
+def test_gpu_paths_that_cannot_run_say_why_without_a_gpu() -> None:
+    """``--device cuda``: int8 is CPU only; ONNX on a GPU needs onnxruntime-gpu's CUDA provider."""
+    cuda = torch.device("cuda")
+    with pytest.raises(BackendError, match="CPU only"):
+        resolve("onnx-int8", cuda)
+    if "CUDAExecutionProvider" not in backends._providers():
+        with pytest.raises(BackendError, match="onnxruntime-gpu"):
+            resolve("onnx", cuda)
+    assert resolve("torch", cuda) == "torch" and resolve("torch-bf16", cuda) == "torch-bf16"
+
+
+@pytest.fixture(scope="module")
+def serials20() -> list[np.ndarray]:
+    ds = load_dataset("serials")
+    return [load_image(ds.images_dir / item.file) for item in ds.items[:20]]
+
+
+@pytest.mark.slow
+def test_onnx_reads_the_first_20_serials_as_torch_does(serials20: list[np.ndarray]) -> None:
+    """ONNX Runtime float32 computes CRAFT's maps and the classifier's probabilities to ~1e-6 of
+    PyTorch's, so every reading is the same text with the same boxes."""
+    torch_ocr = TwoStageOCR.from_pretrained(backend="torch")
+    onnx_ocr = TwoStageOCR.from_pretrained(backend="onnx")
+    assert onnx_ocr.detector.net.precision == "onnx fp32" and onnx_ocr.classifier.precision == "onnx fp32"
+    a, b = torch_ocr.read(serials20), onnx_ocr.read(serials20)
+    assert [r.text for r in a] == [r.text for r in b]
+    for ra, rb in zip(a, b):
+        for la, lb in zip(ra.lines, rb.lines):
+            assert np.allclose([c.box for c in la.chars], [c.box for c in lb.chars], atol=0.5)
+            assert np.allclose([c.confidence for c in la.chars], [c.confidence for c in lb.chars], atol=1e-3)
+
+
+def test_exported_models_are_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first load exports (named by checksum and versions); the second reads the files and
+    exports nothing."""
+    monkeypatch.setenv("OCR2STAGE_MODEL_CACHE", str(tmp_path))
+    first = TwoStageOCR.from_pretrained(backend="onnx")
+    files = sorted((tmp_path / "onnx").glob("*.onnx"))
+    assert [f.name.split("-")[0] for f in files] == ["classifier", "craft"]
+    import onnxruntime
+
+    digest = first.classifier.checksum.removeprefix("sha256:")[:16]
+    assert any(digest in f.name and f"ort{onnxruntime.__version__}" in f.name for f in files)
+    stamps = [os.stat(f).st_mtime_ns for f in files]
+
+    def no_export(*args: object, **kwargs: object) -> None:
+        raise AssertionError("exported again although the cache holds the model")
+
+    monkeypatch.setattr(backends, "export", no_export)
+    second = TwoStageOCR.from_pretrained(backend="onnx")
+    assert [os.stat(f).st_mtime_ns for f in files] == stamps
+    image = np.full((64, 256, 3), 255, np.uint8)
+    assert [r.text for r in first.read([image])] == [r.text for r in second.read([image])]
+    assert not list((tmp_path / "onnx").glob(".*tmp"))
+
+
+def test_the_backend_is_an_engine_option_and_recorded(clean_dataset: Path, tmp_path: Path) -> None:
+    """``--engine-option two-stage.backend=torch`` forces it; engines/two-stage.json records the
+    backend, run.json the CPU's instruction sets and threads."""
+    assert engine_options(["two-stage.backend=onnx"], ["two-stage"]) == {"two-stage": {"backend": "onnx"}}
+    out = tmp_path / "run"
+    args = ["run", "--dataset", str(clean_dataset), "--engines", "two-stage", "--out", str(out), "--no-report",
+            "--limit", "2", "--engine-option", "two-stage.backend=torch"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "engines" / "two-stage.json").read_text())["info"]
+    assert info["models"]["backend"] == "torch" and "(fp32)" in info["models"]["detector"]
+    machine = json.loads((out / "run.json").read_text())["machine"]
+    assert machine["isa"] == cpu_isa() and machine["threads"]["torch"] >= 1
+
+
+def test_an_unknown_backend_is_refused_by_name() -> None:
+    with pytest.raises(BackendError, match="backends: auto, torch, torch-bf16"):
+        TwoStageOCR.from_pretrained(backend="fast")
