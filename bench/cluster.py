@@ -16,6 +16,7 @@ never waited on. A killed driver takes its actors with it; ``--resume`` continue
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -36,6 +37,9 @@ EXTRA = "pip install 'ocr2stage-bench[ray]'"
 CLUSTERS = ("local", "auto", "ray://HOST:PORT")
 RETRIES = 1
 """Times the images of a lost actor are sent to another actor before they are recorded as errors."""
+SLOW_START = {"RAY_agent_register_timeout_ms": "300000", "RAY_worker_register_timeout_seconds": "300"}
+"""For ``--cluster local``, unless set: Ray's raylet aborts when its agent takes over 30 s to start
+(and drops a worker process after 60 s), which a machine busy with other work reaches."""
 
 
 class ClusterError(RunError):
@@ -273,11 +277,15 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, spec: ClusterSpec, re
     if not ray.is_initialized():
         try:
             if spec.address == "local":
+                for name, value in SLOW_START.items():  # the Ray started here inherits them
+                    os.environ.setdefault(name, value)
                 ray.init(include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=spec.address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            raise ClusterError(f"cannot reach the Ray cluster {spec.address!r}: {e}") from e
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as e:
+            raise ClusterError(f"cannot reach the Ray cluster {spec.address!r}: {e} (a cluster with token "
+                               "authentication needs its token here: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                               "~/.ray/auth_token; docs/scaling.md)") from e
         connected = True
     try:
         return run_local(dataset, opts, run_dir, resume, on_event, retry_errors,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
+
+# Ray (the tests marked ``ray``): every Ray process of this session uses token authentication, as the
+# local Ray head of tests/test_scaling.py does. Set before anything imports ray, which reads it once:
+# a driver given a head's address only sends the token when RAY_AUTH_MODE says so (Ray 2.60).
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 CODES = ["SN7X4Q99", "LOT2024A", "AB12CD", "PN4471", "X9Y8Z7", "QA5S0G6"]
 

@@ -116,30 +116,46 @@ def test_cluster_without_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest
 # --- Ray: a real local cluster (2 CPUs) started here, as `ray start --head` starts one on a real head node
 
 
+def _has_ray_token() -> bool:
+    """A token where Ray looks for one (docs.ray.io ray-security/token-auth)."""
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
+
+
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """The address of a Ray head started for these tests (this process is connected to it); the
-    head's own processes are ended with it at the end (``--block``: they die with its group)."""
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a Ray head started for these tests, with token authentication; this process
+    is connected to it. The head's processes end with it (``--block``: they die with its group).
+
+    Ray 2.60 turns token authentication on for ``ray start --head`` when a token exists
+    (``~/.ray/auth_token``, which any local ``ray.init()`` writes), but a driver given the head's
+    address uses it only with ``RAY_AUTH_MODE=token`` in its environment, read when ray is
+    imported: conftest.py sets it for this session, and the head gets it too. ``ray start``
+    advertises the machine's address whatever ``--node-ip-address`` says (it maps 127.0.0.1 to
+    it), so none is given; the token protects the head."""
     import ray  # the [ray] extra; scripts/setup.sh installs it, so a missing one fails here
 
+    from bench.cluster import SLOW_START
+
+    if not _has_ray_token():
+        subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True, timeout=300)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus=2", f"--port={port}",
-                             "--node-ip-address=127.0.0.1",  # loopback only: no other address is ours
-                             "--include-dashboard=false", "--disable-usage-stats"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path_factory.mktemp("ray-head") / "head.log"
+    with log.open("w") as out:
+        head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus=2", f"--port={port}",
+                                 "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=out, stderr=subprocess.STDOUT, env={**SLOW_START, **os.environ},
+                                start_new_session=True)
     address = f"127.0.0.1:{port}"
-    deadline = time.time() + 180
     try:
-        while True:
-            try:
-                ray.init(address=address, log_to_driver=False)
-                break
-            except (ConnectionError, RuntimeError):
-                if time.time() > deadline or head.poll() is not None:
-                    raise
-                time.sleep(1)
+        deadline = time.time() + 300
+        while "Ray runtime started" not in log.read_text():
+            assert head.poll() is None and time.time() < deadline, f"the Ray head did not start:\n{log.read_text()}"
+            time.sleep(0.5)
+        ray.init(address=address, log_to_driver=False)
         yield address
     finally:
         ray.shutdown()
@@ -148,11 +164,12 @@ def ray_cluster() -> Iterator[str]:
 
 
 RAY_N = 30
+DETERMINISTIC = ("tesseract", "two-stage")
 
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    opts = RunOptions(engines=("tesseract",), limit=RAY_N)
+    opts = RunOptions(engines=DETERMINISTIC, limit=RAY_N)
     return run(load_dataset("serials"), opts, tmp_path_factory.mktemp("local"))
 
 
@@ -160,15 +177,18 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ray_actors_read_what_the_local_runner_reads(ray_cluster: str, local_run: Path, tmp_path: Path):
     from bench.cluster import ClusterSpec
     from bench.cluster import run as run_on_ray
-
-    opts = RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, cluster="auto")
-    out = run_on_ray(load_dataset("serials"), opts, tmp_path / "ray", ClusterSpec("auto"))
-    assert _predictions(out) == _predictions(local_run)
-    assert all(r["error"] is None and r["latency_ms"] > 0 for r in _records(out))
     from bench.results import summarize
 
+    # every engine's actors live for the whole run: 2 engines x 2 actors share the 2 CPUs
+    spec = ClusterSpec("auto", resources={e: {"cpu": 0.5} for e in DETERMINISTIC})
+    opts = RunOptions(engines=DETERMINISTIC, limit=RAY_N, workers=2, cluster="auto")
+    out = run_on_ray(load_dataset("serials"), opts, tmp_path / "ray", spec)
     summary = summarize(out)
-    assert summary["run"]["options"]["cluster"] == "auto" and summary["engines"]["tesseract"]["metrics"]["n"] == RAY_N
+    assert summary["run"]["options"]["cluster"] == "auto"
+    for engine in DETERMINISTIC:
+        assert _predictions(out, engine) == _predictions(local_run, engine), engine
+        assert all(r["error"] is None and r["latency_ms"] > 0 for r in _records(out, engine))
+        assert summary["engines"][engine]["metrics"]["n"] == RAY_N
 
 
 @pytest.mark.ray
