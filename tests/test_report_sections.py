@@ -98,9 +98,12 @@ def test_machine_line_shows_instruction_sets_and_threads_when_recorded(tmp_path:
     run = make_run(tmp_path, {"a": 1})
     run.run["machine"] = {"platform": "Linux-6", "python": "3.11.7", "cpu": "Xeon", "cores": 2, "gpu": None}
     assert machine(run) == "Xeon, 2 cores; no GPU; Linux-6; Python 3.11.7"
-    run.run["machine"].update(threads=2, isa={"avx2": True, "avx512": True, "bf16": False, "vnni": True, "amx": False})
-    assert machine(run) == ("Xeon, 2 cores, 2 threads; CPU features: avx2, avx512, vnni (no bf16, amx); no GPU; "
-                            "Linux-6; Python 3.11.7")
+    run.run["machine"].update(isa={"avx2": True, "avx512": True, "bf16": False, "vnni": True, "amx": False},
+                              threads={"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": None, "torch": 2, "torch_interop": 2})
+    assert machine(run) == ("Xeon, 2 cores; threads: OMP_NUM_THREADS=2, torch 2, interop 2; CPU features: avx2, avx512, "
+                            "vnni (no bf16, amx); no GPU; Linux-6; Python 3.11.7")
+    run.run["machine"].update(isa=None, threads={"torch": 1, "per_worker": 1})
+    assert machine(run) == "Xeon, 2 cores; threads: torch 1, 1 per worker; no GPU; Linux-6; Python 3.11.7"
     assert ("machine", machine(run)) in reproducibility(run)
 
 

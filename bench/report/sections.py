@@ -106,6 +106,15 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
     return lines + out
 
 
+def _threads(threads: Any) -> str:
+    """run.json's ``machine.threads``: torch's threads, the thread variables that are set, and the
+    cores each worker gets when the run had several."""
+    if not isinstance(threads, dict):
+        return "" if threads is None else str(threads)
+    names = {"torch": "torch {}", "torch_interop": "interop {}", "per_worker": "{} per worker"}
+    return ", ".join(names[k].format(v) if k in names else f"{k}={v}" for k, v in threads.items() if v is not None)
+
+
 def machine(run: Run) -> str:
     """run.json's machine in one line: CPU, cores and threads, the instruction sets the readers
     use (``isa``, when the run recorded them), GPU, system and Python."""
@@ -113,8 +122,11 @@ def machine(run: Run) -> str:
     if not m:
         return "-"
     cpu = m.pop("cpu", None) or "unknown CPU"
-    cores, threads = m.pop("cores", None), m.pop("threads", None)
-    parts = [cpu + (f", {cores} cores" if cores else "") + (f", {threads} threads" if threads else "")]
+    cores = m.pop("cores", None)
+    parts = [cpu + (f", {cores} cores" if cores else "")]
+    threads = _threads(m.pop("threads", None))
+    if threads:
+        parts.append(f"threads: {threads}")
     isa = m.pop("isa", None)
     if isinstance(isa, dict) and isa:
         has = [k for k, v in isa.items() if v]
