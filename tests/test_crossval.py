@@ -110,6 +110,7 @@ def crossval_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return data, out
 
 
+@pytest.mark.slow
 def test_folds_are_disjoint_group_pure_and_recorded(crossval_run: tuple[Path, Path]):
     data, out = crossval_run
     record = json.loads((out / "run.json").read_text())["options"]["crossval"]
@@ -123,6 +124,7 @@ def test_folds_are_disjoint_group_pure_and_recorded(crossval_run: tuple[Path, Pa
     assert all(c["sha256"].startswith("sha256:") for c in record["classifiers"])
 
 
+@pytest.mark.slow
 def test_no_image_is_read_by_a_classifier_trained_on_it(crossval_run: tuple[Path, Path]):
     _, out = crossval_run
     record = json.loads((out / "run.json").read_text())["options"]["crossval"]
@@ -136,6 +138,7 @@ def test_no_image_is_read_by_a_classifier_trained_on_it(crossval_run: tuple[Path
     assert {c["sha256"] for c in record["classifiers"]} <= set(weights.values())  # each fold's file is named
 
 
+@pytest.mark.slow
 def test_run_folder_reads_like_any_run(crossval_run: tuple[Path, Path]):
     _, out = crossval_run
     summary = json.loads((out / "summary.json").read_text())

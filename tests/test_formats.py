@@ -115,6 +115,7 @@ def test_command_line_format_wins_over_the_manifest() -> None:
         cli_formats(None, "luhn")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_reader_with_a_format_matches_the_harness_decoding_and_keeps_the_raw_text() -> None:
     """``TwoStageOCR.read(images, format=...)`` and the harness (decoding the engine's stored

@@ -294,6 +294,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 CI_BASELINE = PROJECT / "baselines" / "serials-two-stage.json"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_ci_gate_shipped_two_stage_weights_on_serials(tmp_path: Path):
     """CI gate: the shipped weights must not regress against baselines/serials-two-stage.json."""

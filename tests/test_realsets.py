@@ -25,6 +25,7 @@ def test_plates_manifest_points_outside_the_project(plates):
     assert not plates.root.is_relative_to(PROJECT_DATASETS.parent), "real sets must never be copied in"
 
 
+@pytest.mark.slow
 def test_tallest_line_reads_plate_codes_out_of_slogans(plates, tmp_path: Path):
     run_dir = run(plates, RunOptions(engines=("paddleocr",), limit=12), tmp_path / "run")
     recs = [json.loads(x) for x in (run_dir / "predictions" / "paddleocr.jsonl").read_text().splitlines()]

@@ -186,6 +186,7 @@ def test_ten_thousand_rows_summary() -> None:
 
 # --- the report section on a real run ---
 
+@pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_report_section_on_a_real_run(tmp_path: Path) -> None:
     """Two-stage and Tesseract on the first 30 serials images: the section, its charts, and one

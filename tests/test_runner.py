@@ -83,6 +83,7 @@ def test_engine_crash_hang_and_load_failure_lose_nothing_else(tmp_path: Path):
     assert len((run_dir / "predictions" / "tesseract.jsonl").read_text().splitlines()) == 6
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_losing_or_repeating(tmp_path: Path):
     root = make_dataset(tmp_path / "d", CODES * 3)
     out = tmp_path / "run"
@@ -217,6 +218,7 @@ def _worker_pids(parent: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+@pytest.mark.slow
 def test_killing_the_worker_at_random_points_loses_nothing(tmp_path: Path):
     """Issue 25.2: a killed worker crashed the parent (ConnectionResetError) in 4 of 10 tries. Here
     the worker is SIGKILLed 12 times at random points of one run (while loading, reading, or
