@@ -8,7 +8,10 @@ Every image is read once by each backend in turn (the order rotating per image),
 that is busy slows every backend alike: the ratios to ``torch`` hold under load, the absolute
 milliseconds only on an idle machine. Stage 1 is ``CharDetector.detect`` (CRAFT and its
 post-processing), stage 2 the rest of ``TwoStageOCR.read`` (crops, classifier, second look,
-lines). ``identical``: share of images whose text equals the ``torch`` reading.
+lines). ``identical``: share of images whose text (all lines) equals the ``torch`` reading;
+``same code``: whose code as the harness scores it (the manifest's readout and normalisation)
+does; ``correct``: codes equal to the truth (sequence accuracy), with the paired count of images
+only ``torch`` or only the backend reads right.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from typing import Any
 import numpy as np
 
 from bench.datasets import load_dataset, load_image
+from bench.engines.base import Line, Reading
+from bench.readout import normalize, read_out
 from ocr2stage import TwoStageOCR
+from ocr2stage.detection import DetectorConfig
 from ocr2stage.device import cpu_isa
 
 REFERENCE = "torch"
@@ -55,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", default="serials")
     ap.add_argument("--limit", type=int, default=120, help="first N images of the dataset")
     ap.add_argument("--backends", default="torch,onnx,onnx-int8",
-                    help="comma-separated; torch (the reference) is added when missing; 'auto' allowed")
+                    help="comma-separated; torch (the reference) is added when missing; 'auto' allowed; "
+                         "BACKEND:KEY=VALUE[,...] changes stage 1's DetectorConfig (numbers), e.g. "
+                         "'onnx-int8:max_side=768'; separate such variants with ';'")
     ap.add_argument("--slowest", type=int, default=0, help="print the K slowest images of the first backend")
     ap.add_argument("--json", type=Path, help="write per-image rows here (JSON lines)")
     ap.add_argument("--threads", type=int, help="compute threads (torch and ONNX Runtime); default: torch's")
@@ -65,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    sep = ";" if ";" in args.backends or ":" in args.backends else ","
+    names = [b.strip() for b in args.backends.split(sep) if b.strip()]
     if REFERENCE not in names:
         names.insert(0, REFERENCE)
     ds = load_dataset(args.dataset)
@@ -74,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     readers, load_s = {}, {}
     for name in names:
         t0 = time.perf_counter()
-        readers[name] = TwoStageOCR.from_pretrained(backend=name)
+        backend, _, overrides = name.partition(":")
+        config = DetectorConfig(**{k: type(getattr(DetectorConfig, k))(v) for k, v in
+                                   (kv.split("=", 1) for kv in overrides.split(",") if kv)})
+        readers[name] = TwoStageOCR.from_pretrained(backend=backend, config=config)
         load_s[name] = time.perf_counter() - t0
         print(f"loaded {name} -> {readers[name].backend} (detector {readers[name].detector.net.precision}, "
               f"classifier {readers[name].classifier.precision}) in {load_s[name]:.1f} s", flush=True)
@@ -110,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 del ocr.detector.detect
             total = time.perf_counter() - t0
-            row[name] = {"text": result.text, "total": total, "stage1": stage1[0], "stage2": total - stage1[0],
+            code = read_out(Reading(tuple(Line(ln.text, ln.box, ln.confidence) for ln in result.lines)), ds.manifest)
+            row[name] = {"text": result.text, "code": code, "correct": code == normalize(item.text, ds.manifest), "total": total, "stage1": stage1[0], "stage2": total - stage1[0],
                          "craft": [[list(s), t] for s, t in timed.calls],
                          "lines": len(result.lines)}
         rows.append(row)
@@ -121,19 +134,25 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {i + 1}/{len(items)}", file=sys.stderr, flush=True)
 
     ref = [r[REFERENCE] for r in rows]
-    print(f"\n{'backend':<12}{'load s':>8}{'stage1 p50':>12}{'p95':>8}{'stage2 p50':>12}{'p95':>8}"
-          f"{'whole p50':>11}{'p95':>8}{'p50/torch':>11}{'pair ratio':>12}{'identical':>11}")
+    print(f"\n{'backend':<12}{'load s':>7}{'stage1 p50':>11}{'p95':>7}{'stage2 p50':>11}{'p95':>7}"
+          f"{'whole p50':>10}{'p95':>7}{'p50/torch':>10}{'pair ratio':>11}{'identical':>10}{'same code':>10}"
+          f"{'correct':>8}{'+/-':>8}")
     for name in names:
         rs = [r[name] for r in rows]
         whole = [r["total"] for r in rs]
         pair = statistics.median(a["total"] / b["total"] for a, b in zip(rs, ref))
         same = sum(a["text"] == b["text"] for a, b in zip(rs, ref)) / len(rows)
-        print(f"{name:<12}{load_s[name]:>8.1f}{_pct([r['stage1'] for r in rs], 50):>12.0f}"
-              f"{_pct([r['stage1'] for r in rs], 95):>8.0f}{_pct([r['stage2'] for r in rs], 50):>12.0f}"
-              f"{_pct([r['stage2'] for r in rs], 95):>8.0f}{_pct(whole, 50):>11.0f}{_pct(whole, 95):>8.0f}"
-              f"{np.median(whole) / np.median([r['total'] for r in ref]):>11.2f}{pair:>12.2f}{same:>11.1%}")
-    print("(ms; 'p50/torch': ratio of medians; 'pair ratio': median of per-image ratios; 'identical': text "
-          f"equal to {REFERENCE}'s)")
+        code = sum(a["code"] == b["code"] for a, b in zip(rs, ref)) / len(rows)
+        gained = sum(a["correct"] and not b["correct"] for a, b in zip(rs, ref))
+        lost = sum(b["correct"] and not a["correct"] for a, b in zip(rs, ref))
+        print(f"{name:<12}{load_s[name]:>7.1f}{_pct([r['stage1'] for r in rs], 50):>11.0f}"
+              f"{_pct([r['stage1'] for r in rs], 95):>7.0f}{_pct([r['stage2'] for r in rs], 50):>11.0f}"
+              f"{_pct([r['stage2'] for r in rs], 95):>7.0f}{_pct(whole, 50):>10.0f}{_pct(whole, 95):>7.0f}"
+              f"{np.median(whole) / np.median([r['total'] for r in ref]):>10.2f}{pair:>11.2f}{same:>10.1%}"
+              f"{code:>10.1%}{sum(r['correct'] for r in rs) / len(rows):>8.1%}{f'+{gained}/-{lost}':>8}")
+    print("(ms; 'p50/torch': ratio of medians; 'pair ratio': median of per-image ratios; 'identical': all text "
+          f"equal to {REFERENCE}'s; 'same code': the scored code; '+/-': images only this backend / only "
+          f"{REFERENCE} reads right)")
     if args.slowest:
         name = names[-1] if len(names) > 1 else names[0]
         print(f"\nslowest {args.slowest} images ({name}): file, shape, ms, stage1 ms, CRAFT inputs (w x h: ms), lines")
