@@ -279,13 +279,15 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, spec: ClusterSpec, re
             if spec.address == "local":
                 for name, value in SLOW_START.items():  # the Ray started here inherits them
                     os.environ.setdefault(name, value)
-                ray.init(include_dashboard=False, log_to_driver=False)
+                # "local": always a new Ray; without it, ray.init() joins the last cluster `ray start`
+                # recorded in /tmp/ray/ray_current_cluster (someone else's, or one gone)
+                ray.init(address="local", include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=spec.address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as e:
             raise ClusterError(f"cannot reach the Ray cluster {spec.address!r}: {e} (a cluster with token "
-                               "authentication needs its token here: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
-                               "~/.ray/auth_token; docs/scaling.md)") from e
+                               "authentication needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token, "
+                               "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH; docs/scaling.md)") from e
         connected = True
     try:
         return run_local(dataset, opts, run_dir, resume, on_event, retry_errors,

@@ -10,8 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
@@ -161,6 +163,12 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ray.shutdown()
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(60)
+        # `ray start` recorded the head as the machine's current cluster, where a later ray.init()
+        # without an address would look for it; killed, it does not take the record back
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        with suppress(OSError):
+            if current.read_text().strip().endswith(f":{port}"):
+                current.unlink()
 
 
 RAY_N = 30
