@@ -3,7 +3,8 @@
 Backend names (``TwoStageOCR.from_pretrained(backend=...)``, ``--engine-option two-stage.backend=...``):
 
 - ``auto`` (default): ``torch-bf16`` where the device runs bfloat16 natively (AVX512-BF16 or AMX
-  CPUs, Ampere and newer GPUs); else :data:`AUTO_CPU` on a CPU, ``torch`` on a GPU.
+  CPUs, Ampere and newer GPUs); else, on a CPU, ``onnx-int8`` where it has int8 dot products
+  (VNNI) and ``onnx`` elsewhere (:func:`auto`); ``torch`` on a GPU without bf16.
 - ``torch``: PyTorch, float32.
 - ``torch-bf16``: PyTorch, CRAFT's backbone and the classifier's convolutions in bfloat16 autocast.
 - ``torch-int8``: PyTorch, CRAFT's backbone in int8 (FX, x86 kernels); classifier float32.
@@ -30,10 +31,11 @@ from ocr2stage.device import cpu_isa, native_bf16
 
 BACKENDS = ("torch", "torch-bf16", "torch-int8", "onnx", "onnx-int8")
 AUTO = "auto"
-AUTO_CPU = "onnx"
-"""The backend ``auto`` takes on a CPU without native bf16. Measured on a 2-core AVX512 Xeon
-without bf16 (docs/speed.md): ONNX Runtime float32 runs CRAFT 2-3.5x and the classifier ~2x
-faster than PyTorch float32, with the same readings; see docs/speed.md for int8."""
+AUTO_CPU = {True: "onnx-int8", False: "onnx"}
+"""What ``auto`` runs on a CPU without native bf16, by whether it has VNNI. Measured on a 2-core
+AVX512-VNNI Xeon without bf16, interleaved with PyTorch float32 on the same images (docs/speed.md):
+ONNX Runtime float32 0.61x its whole-reader p50 with every reading the same, int8 0.41x with
+98.3% of readings the same on serials. Without VNNI int8 is not measured yet: float32 there."""
 FORMAT = 1
 """Bumped when an export changes, so that cached files of the old one are not used."""
 
@@ -68,11 +70,14 @@ def resolve(backend: str | None, device: torch.device, bf16: bool | None = None,
     return backend
 
 
-def auto(device_type: str, native: bool) -> str:
-    """What ``auto`` runs: bf16 where it is native, else the fastest measured float32 path."""
+def auto(device_type: str, native: bool, vnni: bool | None = None) -> str:
+    """What ``auto`` runs: bf16 where it is native, else the fastest path measured for the CPU
+    (``vnni`` None: this CPU's), PyTorch float32 on a GPU without bf16."""
     if native:
         return "torch-bf16"
-    return AUTO_CPU if device_type == "cpu" else "torch"
+    if device_type != "cpu":
+        return "torch"
+    return AUTO_CPU[cpu_isa()["vnni"] if vnni is None else vnni]
 
 
 def _providers() -> list[str]:

@@ -201,9 +201,9 @@ class TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256).
 
         ``backend`` (:mod:`ocr2stage.backends`): ``auto`` (default) runs both networks in bf16
-        where the hardware has it natively, else in the fastest float32 runtime measured for the
-        device (ONNX Runtime on a CPU); or one of ``torch``, ``torch-bf16``, ``torch-int8``,
-        ``onnx``, ``onnx-int8``. The older switches still work with ``auto``: ``bf16`` False
+        where the hardware has it natively, else in the fastest runtime measured for the device
+        (on a CPU ONNX Runtime, CRAFT's backbone in int8 where the CPU has VNNI); or one of
+        ``torch``, ``torch-bf16``, ``torch-int8``, ``onnx``, ``onnx-int8``. The older switches still work with ``auto``: ``bf16`` False
         forces PyTorch float32, True PyTorch bf16; ``int8`` is ``torch-int8``.
         ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
         detector = CharDetector(craft_path, device, config, bf16, int8, backend)

@@ -29,10 +29,12 @@ def test_cpu_isa_names_the_five_instruction_sets() -> None:
 
 def test_auto_takes_bf16_where_native_else_the_measured_fastest() -> None:
     assert backends.auto("cpu", native=True) == "torch-bf16"
-    assert backends.auto("cpu", native=False) == backends.AUTO_CPU == "onnx"
+    assert backends.auto("cpu", native=False, vnni=True) == "onnx-int8"
+    assert backends.auto("cpu", native=False, vnni=False) == "onnx"
     assert backends.auto("cuda", native=True) == "torch-bf16"
     assert backends.auto("cuda", native=False) == "torch"
-    assert resolve("auto", CPU) == ("torch-bf16" if native_bf16(CPU) else "onnx")
+    expected = "torch-bf16" if native_bf16(CPU) else "onnx-int8" if cpu_isa()["vnni"] else "onnx"
+    assert resolve("auto", CPU) == expected
 
 
 def test_older_switches_and_forced_backends() -> None:
