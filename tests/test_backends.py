@@ -122,3 +122,35 @@ def test_the_backend_is_an_engine_option_and_recorded(clean_dataset: Path, tmp_p
 def test_an_unknown_backend_is_refused_by_name() -> None:
     with pytest.raises(BackendError, match="backends: auto, torch, torch-bf16"):
         TwoStageOCR.from_pretrained(backend="fast")
+
+
+def test_the_second_pass_is_bounded_in_area() -> None:
+    """A plate-like image whose many small letters (a slogan) would have the second pass upscale
+    it 3-4x (to ~1200x600, 1.7 s of CRAFT) is re-read at no more than ``max_area`` pixels."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ocr2stage.detection import CharDetector, DetectorConfig
+
+    image = Image.new("RGB", (320, 156), "white")
+    draw = ImageDraw.Draw(image)
+    font = "DejaVuSans-Bold.ttf"
+    draw.text((40, 30), "FUW999", fill="black", font=ImageFont.truetype(font, 64))
+    draw.text((30, 118), "CELEBRATING STATEHOOD 1959-2009 SINCE", fill="black", font=ImageFont.truetype(font, 9))
+    detector = CharDetector(backend="onnx")
+    sizes: list[tuple[int, int]] = []
+    net = detector.net
+
+    class Recording:
+        def __call__(self, img: np.ndarray, size: tuple[int, int]) -> object:
+            sizes.append(size)
+            return net(img, size)
+
+    detector.net = Recording()  # type: ignore[assignment]
+    detector.config = DetectorConfig(max_area=0)
+    detector.detect(np.asarray(image))
+    bound = DetectorConfig().max_area
+    assert bound and max(w * h for w, h in sizes) > 2 * bound, sizes  # unbounded, the slogan sets the scale
+    sizes.clear()
+    detector.config = DetectorConfig()
+    assert detector.detect(np.asarray(image))
+    assert all(w * h <= 1.2 * bound for w, h in sizes), sizes

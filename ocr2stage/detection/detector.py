@@ -34,6 +34,11 @@ class DetectorConfig:
     char_px_range: tuple[float, float] = (14.0, 48.0)
     target_char_px: float = 28.0
     max_side: int = MAX_SIDE
+    max_area: int = 256 * 256
+    """Largest second-pass CRAFT input in pixels (width x height; 0: no bound beyond ``max_side``).
+    Why: CRAFT's time grows with its input area, and on plate photos the second pass upscaled for
+    the slogan's small letters (the median character) to up to 1248x608, 1.7 s of int8 CRAFT, while
+    bringing the code far above CRAFT's good size. Bounded, plates_us's first 160: see docs/speed.md."""
     grow: tuple[float, float] = (-0.15, 0.0)
     """Fraction added to each blob's width and height, and ``shift`` of its centre in blob
     heights: measured on generated images so boxes match the characters' ink boxes (the
@@ -109,6 +114,8 @@ class CharDetector:
             lo, hi = c.char_px_range
             if not lo <= char_px <= hi:
                 factor = size[1] / h * c.target_char_px / char_px
+                if c.max_area:
+                    factor = min(factor, (c.max_area / (h * w)) ** 0.5)
                 better = scaled(h, w, factor, c.max_side)
                 if better != size:
                     maps = self.net(image, better)
