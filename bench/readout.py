@@ -93,10 +93,10 @@ def code_confidence(reading: Reading, manifest: dict[str, Any], mode: str | None
     """How sure the engine is of the code :func:`read_out` returns: the lowest confidence of the
     lines it was read from, because one wrong character spoils the whole code.
 
-    Each adapter defines its lines' confidence (two-stage: the weakest character's; EasyOCR and
-    PaddleOCR: the weakest recognised box's; Tesseract: the weakest symbol's). A line without one
-    counts as 1.0: an engine that states no confidence cannot abstain. None when the code is empty:
-    nothing was read, a no-read at every threshold.
+    Each adapter defines its lines' confidence (two-stage: its closest call between two readings of
+    one box; EasyOCR and PaddleOCR: the weakest recognised box's; Tesseract: the weakest symbol's).
+    A line without one counts as 1.0: an engine that states no confidence cannot abstain. None when
+    the code is empty: nothing was read, a no-read at every threshold.
     """
     lines = chosen_lines(reading, manifest, mode)
     if not normalize("\n".join(ln.text for ln in lines), manifest):

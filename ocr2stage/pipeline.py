@@ -38,8 +38,8 @@ class CharResult:
 
 @dataclass(frozen=True)
 class LineResult:
-    """One line; ``confidence`` is its weakest character's, as one bad character spoils a code.
-    ``lattice``: every box of the line in reading order with its likely readings (see
+    """One line; ``confidence`` is :func:`line_confidence` of its lattice, as one close call spoils
+    a code. ``lattice``: every box of the line in reading order with its likely readings (see
     :func:`alternatives`), rejected boxes included: what a format decodes from."""
 
     text: str
@@ -130,6 +130,20 @@ def alternatives(p: np.ndarray, probe: bool, probe_accept: float) -> Alternative
     return tuple(("" if CLASSES[i] == REJECT else CLASSES[i], round(float(p[i]), 6)) for i in idx)
 
 
+def line_confidence(lattice: Sequence[Alternatives]) -> float:
+    """The smallest margin between a box's most and second most probable reading, over every box
+    of the line, rejected boxes included.
+
+    Why not the weakest kept character's probability: a character dropped as ``<reject>`` leaves
+    no kept character to doubt, yet is the commonest error on real plates (a thin ``1`` lost),
+    and a character read at 0.7 against a look-alike at 0.29 is a closer call than one at 0.6
+    whose rest is spread thin. Chosen on validation sets by the area under the risk-coverage
+    curve (generated dev codes 0.052 against 0.066 for the weakest character, held-out
+    ``br_plates`` photos 0.204 against 0.224, generated dev containers 0.151 against 0.176).
+    """
+    return min((a[0][1] - (a[1][1] if len(a) > 1 else 0.0) for a in lattice if a), default=0.0)
+
+
 def assemble_line(
     line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float,
     probe_accept: float,
@@ -161,7 +175,7 @@ def assemble_line(
         if b.box[0] - a.box[2] > space_gap * line.fit.height and step > space_advance * advance:
             text += " "
         text += b.text
-    return LineResult(text, union_box([c.box for c in chars]), min(c.confidence for c in chars), tuple(chars),
+    return LineResult(text, union_box([c.box for c in chars]), line_confidence(lattice), tuple(chars),
                       tuple(lattice))
 
 

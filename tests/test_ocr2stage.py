@@ -422,3 +422,14 @@ def test_text_labels_agree_with_the_generator_boxes(detector: CharDetector) -> N
             agree += sum(a == b for a, b in zip(labels, truth))
             total += len(labels)
     assert unmatched <= 1 and total > 300 and agree / total >= 0.97
+
+
+def test_line_confidence_is_the_closest_call_rejected_boxes_included():
+    from ocr2stage.pipeline import line_confidence
+
+    sure = (("A", 0.98), ("4", 0.01))
+    lost_one = (("", 0.55), ("1", 0.44))  # a thin 1 dropped as <reject>: the text never shows it
+    assert line_confidence([sure, sure]) == pytest.approx(0.97)
+    assert line_confidence([sure, lost_one, sure]) == pytest.approx(0.11)
+    assert line_confidence([(("B", 1.0),)]) == 1.0
+    assert line_confidence([]) == 0.0

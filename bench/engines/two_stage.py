@@ -3,9 +3,9 @@
 Only a translation layer: ocr2stage knows nothing of the harness, so its results are mapped
 onto the harness's Reading/Line/Char here.
 
-Confidence: a character's is the classifier's probability of the class it chose; a line's is its
-weakest character's (ocr2stage's ``LineResult``), and a code's the weakest of the lines the
-readout took (:func:`bench.readout.code_confidence`): one doubtful character spoils a code.
+Confidence: a character's is the classifier's probability of the class it chose; a line's is the
+closest call on any of its boxes, rejected ones included (``ocr2stage.pipeline.line_confidence``),
+and a code's the weakest of the lines the readout took (:func:`bench.readout.code_confidence`).
 """
 
 from __future__ import annotations
