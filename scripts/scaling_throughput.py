@@ -1,7 +1,7 @@
 """Throughput of `bench run --workers N` and the Ray path's scheduling overhead, in one session.
 
     nice -n 19 .venv/bin/python scripts/scaling_throughput.py [--n 120] [--engines tesseract,two-stage]
-                                                               [--repeats 3] [--json out.json]
+                                                               [--repeats 2] [--json out.json]
 
 Reads the first N `serials` images with each engine four ways, the four alternating ``--repeats``
 times (the order reversed every other time) so a change of the machine's load hits them alike:
@@ -115,7 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=120, help="first N serials images (default 120)")
     ap.add_argument("--engines", default="tesseract,two-stage")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--json", type=Path, help="write the machine, every run and the ratios here")
     args = ap.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
