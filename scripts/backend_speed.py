@@ -33,8 +33,6 @@ from ocr2stage import TwoStageOCR
 from ocr2stage.detection import DetectorConfig
 from ocr2stage.device import cpu_isa
 
-REFERENCE = "torch"
-
 
 class _Timed:
     """Stands in for ``CharDetector.net``: records each CRAFT input size and time of one read."""
@@ -61,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", default="serials")
     ap.add_argument("--limit", type=int, default=120, help="first N images of the dataset")
     ap.add_argument("--backends", default="torch,onnx,onnx-int8",
-                    help="comma-separated; torch (the reference) is added when missing; 'auto' allowed; "
+                    help="comma-separated; the first torch one is the reference (torch added when missing); 'auto' allowed; "
                          "BACKEND:KEY=VALUE[,...] changes stage 1's DetectorConfig (numbers), e.g. "
                          "'onnx-int8:max_side=768'; separate such variants with ';'")
     ap.add_argument("--slowest", type=int, default=0, help="print the K slowest images of the first backend")
@@ -75,8 +73,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sep = ";" if ";" in args.backends or ":" in args.backends else ","
     names = [b.strip() for b in args.backends.split(sep) if b.strip()]
-    if REFERENCE not in names:
-        names.insert(0, REFERENCE)
+    if not any(n.partition(":")[0] == "torch" for n in names):
+        names.insert(0, "torch")
+    reference = next(n for n in names if n.partition(":")[0] == "torch")
     ds = load_dataset(args.dataset)
     items = ds.items[: args.limit]
     print(f"{ds.name}: {len(items)} images; isa {cpu_isa()}; torch threads {torch.get_num_threads()}", flush=True)
@@ -133,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(items)}", file=sys.stderr, flush=True)
 
-    ref = [r[REFERENCE] for r in rows]
+    ref = [r[reference] for r in rows]
     print(f"\n{'backend':<12}{'load s':>7}{'stage1 p50':>11}{'p95':>7}{'stage2 p50':>11}{'p95':>7}"
           f"{'whole p50':>10}{'p95':>7}{'p50/torch':>10}{'pair ratio':>11}{'identical':>10}{'same code':>10}"
           f"{'correct':>8}{'+/-':>8}")
@@ -151,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{np.median(whole) / np.median([r['total'] for r in ref]):>10.2f}{pair:>11.2f}{same:>10.1%}"
               f"{code:>10.1%}{sum(r['correct'] for r in rs) / len(rows):>8.1%}{f'+{gained}/-{lost}':>8}")
     print("(ms; 'p50/torch': ratio of medians; 'pair ratio': median of per-image ratios; 'identical': all text "
-          f"equal to {REFERENCE}'s; 'same code': the scored code; '+/-': images only this backend / only "
-          f"{REFERENCE} reads right)")
+          f"equal to {reference}'s; 'same code': the scored code; '+/-': images only this backend / only "
+          f"{reference} reads right)")
     if args.slowest:
         name = names[-1] if len(names) > 1 else names[0]
         print(f"\nslowest {args.slowest} images ({name}): file, shape, ms, stage1 ms, CRAFT inputs (w x h: ms), lines")
