@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import render
+from markupsafe import escape
 from report_browser import Browser, chromium_path
 from typer.testing import CliRunner
 
@@ -78,7 +79,7 @@ def test_report_shows_the_run_as_stored(real_run: Path) -> None:
     info = json.loads((real_run / "engines" / "tesseract.json").read_text())["info"]
     run = json.loads((real_run / "run.json").read_text())
     assert info["label"] in html, "the engine label is shown verbatim"
-    assert run["dataset"]["fingerprint"] in html and run["command"] in html
+    assert run["dataset"]["fingerprint"] in html and str(escape(run["command"])) in html  # as the template escapes it
     assert "weights exploded" in html, "the engine that failed to load says why"
     assert "image not found" in html or "gone.png" in html
     assert "by style" in html and "small" in html
