@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -113,6 +114,78 @@ def test_cluster_without_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest
     assert result.exit_code == 2, result.output
     assert "pip install 'ocr2stage-bench[ray]'" in result.output.replace("\n", ""), result.output
     assert not (tmp_path / "r").exists()
+
+
+# --- The Ray pool's scheduling, against a stand-in for Ray: actors read their calls in order, in real time
+
+
+class _FakeRef:
+    def __init__(self, done_at: float, results: list):
+        self.done_at, self.results = done_at, results
+
+
+class _FakeActor:
+    """Reads each call after the ones before it, ``seconds[file]`` per image (inf: hangs)."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds, self.free_at = seconds, 0.0
+        self.read = self.load = self  # handle.read.remote(jobs), as Ray's handles are called
+
+    def remote(self, jobs: list) -> _FakeRef:
+        self.free_at = max(time.monotonic(), self.free_at) + sum(self.seconds[f] for f, _, _ in jobs)
+        return _FakeRef(self.free_at, [(f, f"read {f}", 1.0, None) for f, _, _ in jobs])
+
+
+class _FakeRay:
+    class exceptions:  # noqa: N801 - ray.exceptions
+        RayError = RuntimeError
+
+    def wait(self, refs: list[_FakeRef], num_returns: int, timeout: float) -> tuple[list, list]:
+        time.sleep(max(0.0, min(min(r.done_at for r in refs) - time.monotonic(), timeout)))
+        ready = [r for r in refs if r.done_at <= time.monotonic()]
+        return ready, [r for r in refs if r not in ready]
+
+    def get(self, ref: _FakeRef) -> list:
+        return ref.results
+
+    def kill(self, handle: _FakeActor, no_restart: bool) -> None:
+        handle.free_at = float("inf")
+
+
+def _fake_ray_read(seconds: dict[str, float], timeout_s: float, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, str | None], int]:
+    """Each image's error (None when read) and how many actors were started, one worker."""
+    import bench.cluster as cluster
+
+    monkeypatch.setattr(cluster, "require_ray", _FakeRay)
+    pool = cluster.RayPool("tesseract", RunOptions(engines=("tesseract",), timeout_s=timeout_s), tmp_path,
+                           lambda *_: None, cluster.ClusterSpec("auto"))
+    started: list[_FakeActor] = []
+
+    def start(slot: Any, k: int) -> None:  # a new actor, loaded at once
+        slot.handle = _FakeActor(seconds)
+        started.append(slot.handle)
+
+    monkeypatch.setattr(pool, "_start", start)
+    results = {file: error for file, _, _, error in pool.read([(f, f) for f in seconds])}
+    assert sorted(results) == sorted(seconds), "every image once"
+    return results, len(started)
+
+
+def test_a_chunk_queued_behind_another_in_an_actor_is_not_timed_out(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    # both sent at once; b answers 1.2 s after it was sent, 0.6 s after the actor started it
+    results, actors = _fake_ray_read({"a.png": 0.6, "b.png": 0.6}, 1.0, tmp_path, monkeypatch)
+    assert results == {"a.png": None, "b.png": None} and actors == 1
+
+
+def test_an_image_that_hangs_costs_two_timeouts_and_no_image_queued_behind_it(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    # hang.png times out on two actors, with ok.png queued behind it each time: ok.png was never
+    # started there, so it is sent again without using its retry, and read by the third actor
+    results, actors = _fake_ray_read({"hang.png": float("inf"), "ok.png": 0.01}, 0.3, tmp_path, monkeypatch)
+    assert results["ok.png"] is None and actors == 3
+    assert results["hang.png"] is not None and "also lost on a retry" in results["hang.png"]
 
 
 # --- Ray: a real local cluster (2 CPUs) started here, as `ray start --head` starts one on a real head node
@@ -214,9 +287,9 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_clus
         return pools[-1]
 
     def on_event(engine: str, event: str, n: int) -> None:
-        busy = [s for p in pools for s in p.slots if s.ref is not None]
+        busy = [s for p in pools for s in p.slots if s.calls]
         if event == "advance" and not killed and busy:  # after the first result, mid-chunk
-            killed.append(busy[0].chunk[0][0])
+            killed.append(busy[0].calls[0].chunk[0][0])
             ray.kill(busy[0].handle, no_restart=True)
 
     out = run(load_dataset("serials"), RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, batch=3),
