@@ -63,15 +63,18 @@ def _check_tables_match_predictions(run_dir: Path, table: pd.DataFrame) -> None:
     Why: the table is derived from the predictions by ``summarize``; a folder whose predictions
     were emptied, rewritten or resumed after that still held the old table, and the gate judged it.
     """
+
     def rows(pairs: list[tuple[Any, ...]]) -> set[tuple[str, ...]]:
         return {tuple(map(str, p)) for p in pairs}
 
     records = rows([(r["engine"], r["file"], r["truth"], r["prediction"]) for r in load_records(run_dir)])
     stored = rows(list(zip(table["engine"], table["file"], table["truth"], table["prediction"])))
     if records != stored or len(table) != len(records):
-        raise BaselineError(f"{run_dir}: results.parquet does not match predictions/ ({len(table)} rows, "
-                            f"{len(records)} readings, {len(records ^ stored)} differ): run `bench summarize-run "
-                            f"{run_dir}` to rebuild it")
+        raise BaselineError(
+            f"{run_dir}: results.parquet does not match predictions/ ({len(table)} rows, "
+            f"{len(records)} readings, {len(records ^ stored)} differ): run `bench summarize-run "
+            f"{run_dir}` to rebuild it"
+        )
 
 
 CONFIDENCE_DIGITS = 4
@@ -86,8 +89,10 @@ def _outcomes(rows: pd.DataFrame) -> dict[str, list[Any]]:
     if "confidence" not in rows:
         return {f: [int(c), int(n)] for f, c, n in zip(rows["file"], rows["correct"], rows["edits"])}
     conf = pd.to_numeric(rows["confidence"], errors="coerce")
-    return {f: [int(c), int(n), None if pd.isna(x) else round(float(x), CONFIDENCE_DIGITS)]
-            for f, c, n, x in zip(rows["file"], rows["correct"], rows["edits"], conf)}
+    return {
+        f: [int(c), int(n), None if pd.isna(x) else round(float(x), CONFIDENCE_DIGITS)]
+        for f, c, n, x in zip(rows["file"], rows["correct"], rows["edits"], conf)
+    }
 
 
 def snapshot(run_dir: Path) -> dict[str, Any]:
@@ -110,20 +115,33 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     for name, e in summary["engines"].items():
         rows = table[table["engine"] == name]
         engines[name] = {
-            "info": e["info"], "error": e["error"], "metrics": e["metrics"],
-            "slices": {col: {value: {k: m.get(k) for k in SLICE_METRICS} for value, m in values.items()}
-                       for col, values in e["slices"].items()},
+            "info": e["info"],
+            "error": e["error"],
+            "metrics": e["metrics"],
+            "slices": {
+                col: {value: {k: m.get(k) for k in SLICE_METRICS} for value, m in values.items()}
+                for col, values in e["slices"].items()
+            },
             "outcomes": _outcomes(rows),
         }
     slice_cols = {col for e in summary["engines"].values() for col in e["slices"]}
     return {
         "format": FORMAT,
-        "source": {"run_dir": str(run_dir), "command": run["command"], "code_version": run["code_version"],
-                   "started": run["started"], "machine": run["machine"]},
-        "dataset": {"name": run["dataset"]["name"], "fingerprint": run["dataset"]["fingerprint"],
-                    "n": run["dataset"]["n"], "limit": run["options"].get("limit"),
-                    "images": {f: int(n) for f, n in chars.sort_index().items()},
-                    "slices": _membership(table, slice_cols)},
+        "source": {
+            "run_dir": str(run_dir),
+            "command": run["command"],
+            "code_version": run["code_version"],
+            "started": run["started"],
+            "machine": run["machine"],
+        },
+        "dataset": {
+            "name": run["dataset"]["name"],
+            "fingerprint": run["dataset"]["fingerprint"],
+            "n": run["dataset"]["n"],
+            "limit": run["options"].get("limit"),
+            "images": {f: int(n) for f, n in chars.sort_index().items()},
+            "slices": _membership(table, slice_cols),
+        },
         "scoring": scoring_key(run["manifest"]),
         "engines": engines,
     }
@@ -135,6 +153,7 @@ def _dumps(data: dict[str, Any]) -> str:
 
     Joining lines is safe anywhere: a newline inside a JSON string is always escaped.
     """
+
     def join(m: re.Match[str]) -> str:
         return re.sub(r"\n\s*", "", re.sub(r",\n\s*", ", ", m.group()))
 

@@ -27,8 +27,11 @@ from bench.results import summarize
 from bench.runner import RunError, RunOptions, default_run_dir
 from bench.runner import run as run_engines
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Benchmark OCR engines on labelled code images: two-stage vs CRNN recognisers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark OCR engines on labelled code images: two-stage vs CRNN recognisers.",
+)
 datasets_app = typer.Typer(help="List datasets, or generate a synthetic one.")
 models_app = typer.Typer(help="Model weights that do not come with a package.")
 baseline_app = typer.Typer(help="Stored results that CI gates compare against.")
@@ -59,9 +62,16 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name, e in summary["engines"].items():
         m = e["metrics"] or {}
         ratio = f"{m['p50_ms'] / peer:.2f}x" if peer and m.get("p50_ms") else "n/a"
-        table.add_row(escape(name), _pct(m.get("sequence_accuracy")), _pct(m.get("cer")), _ms(m.get("p50_ms")),
-                      _ms(m.get("p95_ms")), ratio, "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
-                      str(m.get("n_errors", "")))
+        table.add_row(
+            escape(name),
+            _pct(m.get("sequence_accuracy")),
+            _pct(m.get("cer")),
+            _ms(m.get("p50_ms")),
+            _ms(m.get("p95_ms")),
+            ratio,
+            "n/a" if e["load_s"] is None else f"{e['load_s']:.1f} s",
+            str(m.get("n_errors", "")),
+        )
     width = out.width
     out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
     try:
@@ -94,37 +104,83 @@ def run(
     dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")] = "serials",
     engines: Annotated[str, typer.Option(help="Comma-separated engine names.")] = ",".join(DEFAULT_ENGINES),
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N images.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default reports/<dataset>-<time>).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the latest run of this dataset).")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default reports/<dataset>-<time>).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out (or the latest run of this dataset).")
+    ] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    readout: Annotated[str | None, typer.Option(help=f"Override the manifest's readout: {', '.join(READOUTS)}.")] = None,
+    readout: Annotated[
+        str | None, typer.Option(help=f"Override the manifest's readout: {', '.join(READOUTS)}.")
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one image may take before its engine is restarted.")] = 120.0,
     report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
-    gate: Annotated[Path | None, typer.Option(help="Gate the run against this baseline (exit 1 on regression).")] = None,
-    engine_option: Annotated[list[str] | None, typer.Option(
-        "--engine-option", help="ENGINE.KEY=VALUE for an engine's constructor, repeatable; e.g. "
-                                "two-stage.classifier=my.pt reads with your fine-tuned classifier.")] = None,
-    keep_errors: Annotated[bool, typer.Option(
-        help="With --resume: keep results that are errors (timeouts, crashes) instead of reading those images again.")] = False,
-    code_format: Annotated[str | None, typer.Option(
-        "--format", help="Format every code must fit, instead of the manifest's: a field string "
-                         "(A letter, N digit, X either, C check character, [UJZ] one of) or ^regex.")] = None,
-    check: Annotated[str | None, typer.Option(
-        help="Check character of --format: iso6346, luhn, gs1_mod10, iso7064_mod37_36, iso7064_mod11_10, "
-             "vin, or one registered in the entry-point group ocr2stage.checks.")] = None,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Worker processes (with --cluster: Ray actors) per engine; the images are spread over them.")] = 1,
-    batch: Annotated[int | None, typer.Option(
-        min=1, help="Throughput mode: B images per engine call; per-image latency is then not measured.")] = None,
-    cluster: Annotated[str | None, typer.Option(
-        help="Run the engines as Ray actors: local (a Ray started for the run), auto (a running cluster) or "
-             "ray://HOST:PORT. Needs the extra: pip install 'ocr2stage-bench[ray]'. See docs/scaling.md.")] = None,
-    engine_resources: Annotated[list[str] | None, typer.Option(
-        "--engine-resources", help="With --cluster: resources of each actor of an engine, repeatable; "
-                                   "e.g. two-stage=cpu:1,gpu:0.25 (default cpu:1).")] = None,
-    shared_images: Annotated[bool, typer.Option(
-        help="With --cluster: actors read the images from the dataset's path, which every node must see, "
-             "instead of getting their bytes from this process.")] = False,
+    gate: Annotated[
+        Path | None, typer.Option(help="Gate the run against this baseline (exit 1 on regression).")
+    ] = None,
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine-option",
+            help="ENGINE.KEY=VALUE for an engine's constructor, repeatable; e.g. "
+            "two-stage.classifier=my.pt reads with your fine-tuned classifier.",
+        ),
+    ] = None,
+    keep_errors: Annotated[
+        bool,
+        typer.Option(
+            help="With --resume: keep results that are errors (timeouts, crashes) instead of reading those "
+            "images again."
+        ),
+    ] = False,
+    code_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Format every code must fit, instead of the manifest's: a field string "
+            "(A letter, N digit, X either, C check character, [UJZ] one of) or ^regex.",
+        ),
+    ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            help="Check character of --format: iso6346, luhn, gs1_mod10, iso7064_mod37_36, iso7064_mod11_10, "
+            "vin, or one registered in the entry-point group ocr2stage.checks."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes (with --cluster: Ray actors) per engine; the images are spread over them."
+        ),
+    ] = 1,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="Throughput mode: B images per engine call; per-image latency is then not measured."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the engines as Ray actors: local (a Ray started for the run), auto (a running cluster) or "
+            "ray://HOST:PORT. Needs the extra: pip install 'ocr2stage-bench[ray]'. See docs/scaling.md."
+        ),
+    ] = None,
+    engine_resources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine-resources",
+            help="With --cluster: resources of each actor of an engine, repeatable; "
+            "e.g. two-stage=cpu:1,gpu:0.25 (default cpu:1).",
+        ),
+    ] = None,
+    shared_images: Annotated[
+        bool,
+        typer.Option(
+            help="With --cluster: actors read the images from the dataset's path, which every node must see, "
+            "instead of getting their bytes from this process."
+        ),
+    ] = False,
 ) -> None:
     """Run engines over a dataset; writes predictions, results, summary.json and report.html."""
     names = [e.strip() for e in engines.split(",") if e.strip()]
@@ -153,10 +209,19 @@ def run(
             _fail(escape(str(e)))  # the message names the extra [ray], which is no markup
         run_on = partial(ray_cluster.run, spec=spec)
     try:
-        opts = RunOptions(engines=tuple(names), device=device, limit=limit, timeout_s=timeout, readout=readout,
-                          engine_options=options, command=shlex.join(["bench", *sys.argv[1:]]),
-                          extra={"formats": formats} if formats else {}, workers=workers, batch=batch,
-                          cluster=cluster)
+        opts = RunOptions(
+            engines=tuple(names),
+            device=device,
+            limit=limit,
+            timeout_s=timeout,
+            readout=readout,
+            engine_options=options,
+            command=shlex.join(["bench", *sys.argv[1:]]),
+            extra={"formats": formats} if formats else {},
+            workers=workers,
+            batch=batch,
+            cluster=cluster,
+        )
     except RunError as e:
         _fail(str(e))
     ds = _open_dataset(dataset)
@@ -167,8 +232,14 @@ def run(
     run_dir = out_dir or (_latest_run(ds.name) if resume else None) or default_run_dir(ds)
     with _progress_bars() as progress:
         try:
-            run_on(ds, opts, Path(run_dir), resume=resume, on_event=_progress_events(progress),
-                   retry_errors=not keep_errors)
+            run_on(
+                ds,
+                opts,
+                Path(run_dir),
+                resume=resume,
+                on_event=_progress_events(progress),
+                retry_errors=not keep_errors,
+            )
         except RunError as e:
             _fail(str(e))
     summary = summarize(Path(run_dir))
@@ -177,8 +248,9 @@ def run(
     if report:
         _write_report(Path(run_dir), None)
     if gate:
-        raise typer.Exit(_gate(Path(run_dir), gate, None, junit=Path(run_dir) / "gate.junit.xml",
-                               markdown=Path(run_dir) / "gate.md"))
+        raise typer.Exit(
+            _gate(Path(run_dir), gate, None, junit=Path(run_dir) / "gate.junit.xml", markdown=Path(run_dir) / "gate.md")
+        )
 
 
 def _latest_run(dataset: str) -> Path | None:
@@ -316,8 +388,9 @@ def gate_cmd(
     raise typer.Exit(_gate(run_dir, baseline, config, junit, markdown))
 
 
-def _gate(run_dir: Path, baseline: Path, config: Path | None, junit: Path | None = None,
-          markdown: Path | None = None) -> int:
+def _gate(
+    run_dir: Path, baseline: Path, config: Path | None, junit: Path | None = None, markdown: Path | None = None
+) -> int:
     from bench.gate import run_gate
 
     return run_gate(run_dir, baseline, config, junit=junit, markdown=markdown)
@@ -335,8 +408,15 @@ def _open_dataset(name_or_path: str) -> Dataset:
 
 
 def _progress_bars() -> Progress:
-    return Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+    return Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+    )
 
 
 def _progress_events(progress: Progress) -> Any:
@@ -360,18 +440,24 @@ def _progress_events(progress: Progress) -> Any:
 def crossval(
     dataset: Annotated[str, typer.Option(help="Dataset name under datasets/ or a dataset folder.")],
     folds: Annotated[int, typer.Option(min=2, help="Number of folds (k).")] = 5,
-    group_by: Annotated[str | None, typer.Option(
-        help="Keep images of one group in one fold: 'text' (the label: several photos of one plate) or a "
-             "meta column of the labels.")] = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep images of one group in one fold: 'text' (the label: several photos of one plate) or a "
+            "meta column of the labels."
+        ),
+    ] = None,
     engines: Annotated[str, typer.Option(help="Peers read unchanged (two-stage is always among them).")] = ",".join(
-        DEFAULT_ENGINES),
+        DEFAULT_ENGINES
+    ),
     seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 0,
     epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs per fold.")] = 3,
     n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed into each fold's fine-tuning.")] = 0,
     val_images: Annotated[int, typer.Option(min=1, help="Generated images the fine-tuning is checked on.")] = 200,
     train_seed: Annotated[int, typer.Option(help="Seed of the generated images and the training order.")] = 1,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Run folder (default reports/crossval-<dataset>-<time>).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default reports/crossval-<dataset>-<time>).")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the crossval in --out (same split and settings).")] = False,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
@@ -393,9 +479,20 @@ def crossval(
     if resume and out_dir is None:
         _fail("--resume needs the run folder: --out DIR")
     ds = _open_dataset(dataset)
-    opts = CrossvalOptions(folds=folds, seed=seed, group_by=group_by, engines=tuple(names), epochs=epochs,
-                           n_images=n_images, val_images=val_images, train_seed=train_seed, cache_dir=cache_dir,
-                           device=device, timeout_s=timeout, command=shlex.join(["bench", *sys.argv[1:]]))
+    opts = CrossvalOptions(
+        folds=folds,
+        seed=seed,
+        group_by=group_by,
+        engines=tuple(names),
+        epochs=epochs,
+        n_images=n_images,
+        val_images=val_images,
+        train_seed=train_seed,
+        cache_dir=cache_dir,
+        device=device,
+        timeout_s=timeout,
+        command=shlex.join(["bench", *sys.argv[1:]]),
+    )
     run_dir = out_dir or REPORTS / f"crossval-{ds.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     try:
         plan(ds, opts)  # bad folds or groups stop here, before any work (and before the progress bars)
@@ -411,13 +508,18 @@ def crossval(
 
 @app.command()
 def finetune(
-    dataset: Annotated[str, typer.Option(help="Your labelled code images: a dataset name or folder (images/ + "
-                                              "labels.csv file,text or labels.jsonl).")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="Your labelled code images: a dataset name or folder (images/ + labels.csv file,text or labels.jsonl)."
+        ),
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="Weights to write (+ .json checksum sidecar).")],
     init: Annotated[Path | None, typer.Option(help="Weights to start from (default: the shipped ones).")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
-    n_images: Annotated[int, typer.Option(min=0, help="Generated images mixed in, so other codes are not "
-                                                      "forgotten.")] = 1000,
+    n_images: Annotated[
+        int, typer.Option(min=0, help="Generated images mixed in, so other codes are not forgotten.")
+    ] = 1000,
     val_images: Annotated[int, typer.Option(min=1, help="Generated images the result is checked on.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the generated images and the training order.")] = 1,
     cache_dir: Annotated[Path, typer.Option(help="Stage-1 crop cache.")] = Path(".cache/ocr2stage"),
@@ -435,21 +537,41 @@ def finetune(
 
     ds = _open_dataset(dataset)
     base = init or DEFAULT_PATH
-    cfg = TrainConfig(n_images=n_images, val_images=val_images, seed=seed, epochs=epochs, init=base,
-                      cache_dir=cache_dir, device=device)
+    cfg = TrainConfig(
+        n_images=n_images,
+        val_images=val_images,
+        seed=seed,
+        epochs=epochs,
+        init=base,
+        cache_dir=cache_dir,
+        device=device,
+    )
     torch.manual_seed(seed)
     try:
         with _progress_bars() as progress:
             result, data = run_finetune(ds, cfg, console.print, _progress_events(progress))
     except (FinetuneError, ValueError) as e:
         _fail(str(e))
-    meta = {"command": shlex.join(["bench", *sys.argv[1:]]), "init": str(base), "init_sha256": verify_classifier(base),
-            "user_codes": data, "seed": seed, "n_images": n_images, "val_images": val_images, "epochs": epochs,
-            "bf16": result.bf16, "train_crops": result.n_train, "train_seconds": round(result.seconds, 1),
-            "val_accuracy": round(result.val_accuracy, 5), "torch": torch.__version__}
+    meta = {
+        "command": shlex.join(["bench", *sys.argv[1:]]),
+        "init": str(base),
+        "init_sha256": verify_classifier(base),
+        "user_codes": data,
+        "seed": seed,
+        "n_images": n_images,
+        "val_images": val_images,
+        "epochs": epochs,
+        "bf16": result.bf16,
+        "train_crops": result.n_train,
+        "train_seconds": round(result.seconds, 1),
+        "val_accuracy": round(result.val_accuracy, 5),
+        "torch": torch.__version__,
+    }
     checksum = save_classifier(result.net, out_path, meta)
-    out.print(f"{data['images']} images, {data['crops']} crops; generated validation crops {result.val_accuracy:.4f}; "
-              f"wrote {out_path} ({checksum})")
+    out.print(
+        f"{data['images']} images, {data['crops']} crops; generated validation crops {result.val_accuracy:.4f}; "
+        f"wrote {out_path} ({checksum})"
+    )
 
 
 if __name__ == "__main__":

@@ -80,8 +80,9 @@ def parse_resources(specs: list[str], engines: list[str]) -> dict[str, dict[str,
     for spec in specs:
         engine, sep, rest = spec.partition("=")
         if not sep or engine.strip() not in engines:
-            raise ClusterError(f"--engine-resources {spec!r}: expected ENGINE=cpu:1,gpu:0.25 with ENGINE one of "
-                               f"{', '.join(engines)}")
+            raise ClusterError(
+                f"--engine-resources {spec!r}: expected ENGINE=cpu:1,gpu:0.25 with ENGINE one of {', '.join(engines)}"
+            )
         res: dict[str, float] = {}
         for part in rest.split(","):
             name, sep, amount = part.partition(":")
@@ -215,8 +216,7 @@ class RayPool(EnginePool):
                 self._start(slot, k)
 
     def _send(self, slot: _Slot, chunk: list[Job], tries: int) -> None:
-        sent = [(f, p, None if self.shared_images or not Path(p).is_file() else Path(p).read_bytes())
-                for f, p in chunk]
+        sent = [(f, p, None if self.shared_images or not Path(p).is_file() else Path(p).read_bytes()) for f, p in chunk]
         slot.calls.append(_Call(slot.handle.read.remote(sent), chunk, tries))
         if len(slot.calls) == 1:
             self._next_deadline(slot)
@@ -297,8 +297,15 @@ class RayPool(EnginePool):
             self._drop(slot)
 
 
-def run(dataset: Dataset, opts: RunOptions, run_dir: Path, spec: ClusterSpec, resume: bool = False,
-        on_event: OnEvent = lambda *_: None, retry_errors: bool = True) -> Path:
+def run(
+    dataset: Dataset,
+    opts: RunOptions,
+    run_dir: Path,
+    spec: ClusterSpec,
+    resume: bool = False,
+    on_event: OnEvent = lambda *_: None,
+    retry_errors: bool = True,
+) -> Path:
     """:func:`bench.runner.run` with every engine as Ray actors on the cluster of ``spec``; connects
     (or starts a local Ray for ``local``) first, so a cluster that cannot be reached fails before
     the run folder is touched, and disconnects at the end when it connected."""
@@ -315,13 +322,16 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, spec: ClusterSpec, re
             else:
                 ray.init(address=spec.address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as e:
-            raise ClusterError(f"cannot reach the Ray cluster {spec.address!r}: {e} (a cluster with token "
-                               "authentication needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token, "
-                               "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH; docs/scaling.md)") from e
+            raise ClusterError(
+                f"cannot reach the Ray cluster {spec.address!r}: {e} (a cluster with token "
+                "authentication needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token, "
+                "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH; docs/scaling.md)"
+            ) from e
         connected = True
     try:
-        return run_local(dataset, opts, run_dir, resume, on_event, retry_errors,
-                         pool=lambda e, o, d, ev: RayPool(e, o, d, ev, spec))
+        return run_local(
+            dataset, opts, run_dir, resume, on_event, retry_errors, pool=lambda e, o, d, ev: RayPool(e, o, d, ev, spec)
+        )
     finally:
         if connected:
             ray.shutdown()

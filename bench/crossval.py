@@ -102,8 +102,10 @@ def group_keys(items: Sequence[Item], manifest: dict[str, Any], group_by: str | 
     missing = [it.file for it in items if group_by not in it.meta]
     if len(missing) == len(items):
         columns = sorted({c for it in items for c in it.meta})
-        raise CrossvalError(f"unknown group column {group_by!r}: the labels' meta columns are "
-                            f"{', '.join(columns) or 'none'} (or group by {GROUP_BY_TEXT!r})")
+        raise CrossvalError(
+            f"unknown group column {group_by!r}: the labels' meta columns are "
+            f"{', '.join(columns) or 'none'} (or group by {GROUP_BY_TEXT!r})"
+        )
     if missing:
         raise CrossvalError(f"group column {group_by!r} is missing on {len(missing)} images, e.g. {missing[0]}")
     return [str(it.meta[group_by]) for it in items]
@@ -132,8 +134,9 @@ class FoldClassifier:
     """Crop accuracy on generated validation images."""
 
 
-def _code_images(dataset: Dataset, items: Sequence[Item], done: list[int],
-                 on_event: OnEvent) -> Iterator[tuple[str, Any, str]]:
+def _code_images(
+    dataset: Dataset, items: Sequence[Item], done: list[int], on_event: OnEvent
+) -> Iterator[tuple[str, Any, str]]:
     """The images as ``text_labels`` labels them, one at a time, advancing the labelling progress
     (``done[0]`` counts them)."""
     for item in items:
@@ -146,8 +149,15 @@ def _code_images(dataset: Dataset, items: Sequence[Item], done: list[int],
         on_event(LABELLING, "advance", 1)
 
 
-def label_crops(dataset: Dataset, items: Sequence[Item], labeller: Path, cache_dir: Path, device: str,
-                on_event: OnEvent, log: Callable[[str], None] | None = None) -> tuple[CropSet, int]:
+def label_crops(
+    dataset: Dataset,
+    items: Sequence[Item],
+    labeller: Path,
+    cache_dir: Path,
+    device: str,
+    on_event: OnEvent,
+    log: Callable[[str], None] | None = None,
+) -> tuple[CropSet, int]:
     """Character crops of every image, labelled from its text by stage 1 + the ``labeller``
     classifier (cached by the dataset's fingerprint, the image list and the labeller; ``.image``
     indexes ``items``), and how many images stage 1 ran on (0 when the crops came from the cache).
@@ -161,14 +171,23 @@ def label_crops(dataset: Dataset, items: Sequence[Item], labeller: Path, cache_d
     done = [0]
     codes = CodeImages(f"{fingerprint(dataset.root)} files:{files}", _code_images(dataset, items, done, on_event))
     cfg = TrainConfig(labeller=labeller, cache_dir=cache_dir, device=device)
-    crops = user_code_crops(CharDetector(device=device), cfg, codes,
-                            log or (lambda msg: on_event(LABELLING, f"status:{msg}", 0)))
+    crops = user_code_crops(
+        CharDetector(device=device), cfg, codes, log or (lambda msg: on_event(LABELLING, f"status:{msg}", 0))
+    )
     on_event(LABELLING, "advance", len(items) - done[0])  # all of them when they came from the cache
     return crops, done[0]
 
 
-def fine_tune(crops: CropSet, folds: Sequence[int], fold: int, files: Sequence[str], opts: CrossvalOptions,
-              run_dir: Path, identity: dict[str, Any], log: Callable[[str], None]) -> FoldClassifier:
+def fine_tune(
+    crops: CropSet,
+    folds: Sequence[int],
+    fold: int,
+    files: Sequence[str],
+    opts: CrossvalOptions,
+    run_dir: Path,
+    identity: dict[str, Any],
+    log: Callable[[str], None],
+) -> FoldClassifier:
     """Fine-tune the shipped classifier on the crops of the images outside ``fold`` and save it
     as ``run_dir/folds/fold-<fold>.pt``.
 
@@ -192,22 +211,46 @@ def fine_tune(crops: CropSet, folds: Sequence[int], fold: int, files: Sequence[s
     path = run_dir / "folds" / f"fold-{fold}.pt"
     meta = json.loads(sidecar(path).read_text()) if path.exists() and sidecar(path).exists() else {}
     if meta.get("crossval") != record:
-        cfg = TrainConfig(n_images=opts.n_images, val_images=opts.val_images, seed=opts.train_seed,
-                          epochs=opts.epochs, init=DEFAULT_PATH, cache_dir=opts.cache_dir, device=opts.device)
+        cfg = TrainConfig(
+            n_images=opts.n_images,
+            val_images=opts.val_images,
+            seed=opts.train_seed,
+            epochs=opts.epochs,
+            init=DEFAULT_PATH,
+            cache_dir=opts.cache_dir,
+            device=opts.device,
+        )
         torch.manual_seed(opts.train_seed)
         try:
             result = train(cfg, log=log, extra=[subset])
         except ValueError as exc:
             raise CrossvalError(f"fold {fold}: {exc}") from exc
-        meta = {"init": verify_classifier(DEFAULT_PATH), "epochs": opts.epochs, "n_images": opts.n_images,
-                "val_images": opts.val_images, "seed": opts.train_seed, "bf16": result.bf16,
-                "train_crops": result.n_train, "train_seconds": round(result.seconds, 1),
-                "val_accuracy": round(result.val_accuracy, 5), "torch": torch.__version__, "crossval": record}
+        meta = {
+            "init": verify_classifier(DEFAULT_PATH),
+            "epochs": opts.epochs,
+            "n_images": opts.n_images,
+            "val_images": opts.val_images,
+            "seed": opts.train_seed,
+            "bf16": result.bf16,
+            "train_crops": result.n_train,
+            "train_seconds": round(result.seconds, 1),
+            "val_accuracy": round(result.val_accuracy, 5),
+            "torch": torch.__version__,
+            "crossval": record,
+        }
         save_classifier(result.net, path, meta)
     else:
         log(f"reusing {path.name}")
-    return FoldClassifier(fold, str(path.relative_to(run_dir)), verify_classifier(path), folds.count(fold),
-                          len(trained_on), meta["train_crops"], meta["train_seconds"], meta["val_accuracy"])
+    return FoldClassifier(
+        fold,
+        str(path.relative_to(run_dir)),
+        verify_classifier(path),
+        folds.count(fold),
+        len(trained_on),
+        meta["train_crops"],
+        meta["train_seconds"],
+        meta["val_accuracy"],
+    )
 
 
 def plan(dataset: Dataset, opts: CrossvalOptions) -> list[int]:
@@ -217,16 +260,24 @@ def plan(dataset: Dataset, opts: CrossvalOptions) -> list[int]:
     return assign_folds(group_keys(dataset.items, dataset.manifest, opts.group_by), opts.folds, opts.seed)
 
 
-def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: bool = False,
-             on_event: OnEvent = lambda *_: None) -> Path:
+def crossval(
+    dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: bool = False, on_event: OnEvent = lambda *_: None
+) -> Path:
     """Label, fine-tune per fold, then read each fold with its classifier beside the peers, into
     one run folder ``run_dir``; returns it. Raises CrossvalError or RunError."""
     folds = plan(dataset, opts)
     items = dataset.items
     peers = tuple(dict.fromkeys((SHIPPED, *opts.engines)))
-    identity = {"dataset": fingerprint(dataset.root), "folds": folds, "seed": opts.seed, "group_by": opts.group_by,
-                "epochs": opts.epochs, "n_images": opts.n_images, "val_images": opts.val_images,
-                "train_seed": opts.train_seed}
+    identity = {
+        "dataset": fingerprint(dataset.root),
+        "folds": folds,
+        "seed": opts.seed,
+        "group_by": opts.group_by,
+        "epochs": opts.epochs,
+        "n_images": opts.n_images,
+        "val_images": opts.val_images,
+        "train_seed": opts.train_seed,
+    }
     plan_id = "sha256:" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     run_json = run_dir / "run.json"
     if run_json.exists():
@@ -234,39 +285,73 @@ def crossval(dataset: Dataset, opts: CrossvalOptions, run_dir: Path, resume: boo
             raise CrossvalError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
         previous = json.loads(run_json.read_text())["options"].get("crossval", {}).get("plan")
         if previous != plan_id:  # the folds' readings so far would come from other classifiers
-            raise CrossvalError(f"cannot resume {run_dir}: it was made with another split or other "
-                                "fine-tuning settings")
+            raise CrossvalError(
+                f"cannot resume {run_dir}: it was made with another split or other fine-tuning settings"
+            )
     from ocr2stage.classification.weights import DEFAULT_PATH, verify_classifier
 
     started = time.perf_counter()
     crops, detected = label_crops(dataset, items, DEFAULT_PATH, opts.cache_dir, opts.device, on_event)
-    labelling = {"images": len(set(crops.image.tolist())), "crops": len(crops.labels), "stage1_images": detected,
-                 "seconds": round(time.perf_counter() - started, 1)}
+    labelling = {
+        "images": len(set(crops.image.tolist())),
+        "crops": len(crops.labels),
+        "stage1_images": detected,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     files = [it.file for it in items]
     on_event(FINE_TUNING, "total", opts.folds)
     classifiers = []
     for k in range(opts.folds):
-        classifiers.append(fine_tune(crops, folds, k, files, opts, run_dir, identity,
-                                     lambda msg, k=k: on_event(FINE_TUNING, f"status:fold {k}: {msg}", 0)))
+        classifiers.append(
+            fine_tune(
+                crops,
+                folds,
+                k,
+                files,
+                opts,
+                run_dir,
+                identity,
+                lambda msg, k=k: on_event(FINE_TUNING, f"status:fold {k}: {msg}", 0),
+            )
+        )
         on_event(FINE_TUNING, "advance", 1)
     record = {
-        "plan": plan_id, "folds": opts.folds, "seed": opts.seed, "group_by": opts.group_by,
+        "plan": plan_id,
+        "folds": opts.folds,
+        "seed": opts.seed,
+        "group_by": opts.group_by,
         "fold_of": {it.file: f for it, f in zip(items, folds)},
         "labelled": labelling,
-        "fine_tuning": {"init": DEFAULT_PATH.name, "init_sha256": verify_classifier(DEFAULT_PATH),
-                        "epochs": opts.epochs, "n_images": opts.n_images, "val_images": opts.val_images,
-                        "train_seed": opts.train_seed},
+        "fine_tuning": {
+            "init": DEFAULT_PATH.name,
+            "init_sha256": verify_classifier(DEFAULT_PATH),
+            "epochs": opts.epochs,
+            "n_images": opts.n_images,
+            "val_images": opts.val_images,
+            "train_seed": opts.train_seed,
+        },
         "classifiers": [asdict(c) for c in classifiers],
     }
-    base = RunOptions(engines=(*peers, FINETUNED), device=opts.device, timeout_s=opts.timeout_s,
-                      command=opts.command,
-                      aliases={FINETUNED: SHIPPED}, extra={"crossval": record})
+    base = RunOptions(
+        engines=(*peers, FINETUNED),
+        device=opts.device,
+        timeout_s=opts.timeout_s,
+        command=opts.command,
+        aliases={FINETUNED: SHIPPED},
+        extra={"crossval": record},
+    )
     _, manifest = start_run(dataset, base, run_dir, resume)
     for engine in base.engines:
         on_event(engine, "total", len(items))
     for c in classifiers:
         fold_items = [it for it, f in zip(items, folds) if f == c.fold]
         fold_opts = replace(base, engine_options={FINETUNED: {"classifier": str(run_dir / c.path)}})
-        read_items(dataset, fold_items, manifest, fold_opts, run_dir,
-                   lambda engine, event, n: None if event == "total" else on_event(engine, event, n))
+        read_items(
+            dataset,
+            fold_items,
+            manifest,
+            fold_opts,
+            run_dir,
+            lambda engine, event, n: None if event == "total" else on_event(engine, event, n),
+        )
     return run_dir

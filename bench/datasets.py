@@ -57,6 +57,7 @@ def write_fingerprint(root: Path) -> str:
     mpath.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest["fingerprint"]
 
+
 PROJECT_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 
@@ -93,9 +94,7 @@ def resolve(name_or_path: str) -> Path:
     """A name under the project's ``datasets/`` or a folder path; raises DatasetError otherwise."""
     candidate = Path(name_or_path).expanduser()
     for folder in (candidate, PROJECT_DATASETS / name_or_path):
-        if folder.is_dir() and (
-            (folder / "manifest.json").exists() or any((folder / n).exists() for n in LABEL_FILES)
-        ):
+        if folder.is_dir() and ((folder / "manifest.json").exists() or any((folder / n).exists() for n in LABEL_FILES)):
             return folder.resolve()
     known = ", ".join(sorted(p.name for p in list_datasets())) or "none"
     raise DatasetError(f"unknown dataset {name_or_path!r}: not a dataset folder; known names: {known}")
@@ -116,8 +115,10 @@ def _data_root(folder: Path, manifest: dict[str, Any]) -> Path:
     if "root" in manifest:
         own = [n for n in LABEL_FILES if (folder / n).exists()]
         if own:
-            raise DatasetError(f"{folder}: manifest field 'root' points at {manifest['root']}, but the folder has "
-                               f"{own[0]} of its own; remove one of them so it is clear which labels are meant")
+            raise DatasetError(
+                f"{folder}: manifest field 'root' points at {manifest['root']}, but the folder has "
+                f"{own[0]} of its own; remove one of them so it is clear which labels are meant"
+            )
         root = (folder / manifest["root"]).resolve()
         if not root.is_dir():
             raise DatasetError(f"{folder.name}: data folder {root} is not present")
@@ -154,10 +155,18 @@ def _row_problem(row: Any) -> str | None:
     if not isinstance(row["text"], str):
         return f"'text' must be a string, not {row['text']!r}"
     chars = row.get("chars")
-    if chars is not None and not (isinstance(chars, list) and all(
-            isinstance(c, dict) and isinstance(c.get("char"), str) and isinstance(c.get("box"), list)
-            and len(c["box"]) == 4 and all(map(_is_number, c["box"])) for c in chars)):
-        return f"'chars' must be a list of {{\"char\": str, \"box\": [x0, y0, x1, y1]}}, not {chars!r:.80}"
+    if chars is not None and not (
+        isinstance(chars, list)
+        and all(
+            isinstance(c, dict)
+            and isinstance(c.get("char"), str)
+            and isinstance(c.get("box"), list)
+            and len(c["box"]) == 4
+            and all(map(_is_number, c["box"]))
+            for c in chars
+        )
+    ):
+        return f'\'chars\' must be a list of {{"char": str, "box": [x0, y0, x1, y1]}}, not {chars!r:.80}'
     meta = row.get("meta")
     if meta is not None and not isinstance(meta, dict):
         return f"'meta' must be an object, not {meta!r:.80}"
@@ -230,7 +239,9 @@ def _parse_csv(path: Path) -> tuple[list[Item], list[str]]:
         if not any(field.strip() for field in row):
             continue
         if len(row) != 2:
-            problems.append(f"{path.name} line {no}: expected 2 fields 'file,text', got {len(row)}: {','.join(row)!r:.120}")
+            problems.append(
+                f"{path.name} line {no}: expected 2 fields 'file,text', got {len(row)}: {','.join(row)!r:.120}"
+            )
             continue
         items.append(Item(row[0], row[1]))
     return items, problems

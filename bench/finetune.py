@@ -23,8 +23,9 @@ class FinetuneError(ValueError):
     """The set may not or cannot be fine-tuned on (an evaluation set, nothing usable)."""
 
 
-def finetune(dataset: Dataset, cfg: TrainConfig, log: Callable[[str], None],
-             on_event: OnEvent = lambda *_: None) -> tuple[TrainResult, dict[str, Any]]:
+def finetune(
+    dataset: Dataset, cfg: TrainConfig, log: Callable[[str], None], on_event: OnEvent = lambda *_: None
+) -> tuple[TrainResult, dict[str, Any]]:
     """Label the crops of every image of ``dataset`` with ``cfg.init`` (else the shipped weights),
     then train ``cfg`` on them (plus ``cfg.n_images`` generated images); the result and what the
     weights' sidecar should record of the data."""
@@ -34,12 +35,15 @@ def finetune(dataset: Dataset, cfg: TrainConfig, log: Callable[[str], None],
     refusal = evaluation_only(dataset)
     if refusal:
         raise FinetuneError(f"{refusal} (bench crossval is the one way it may feed fine-tuning, across folds)")
-    crops, _ = label_crops(dataset, dataset.items, cfg.init or DEFAULT_PATH, cfg.cache_dir, cfg.device, on_event,
-                           log)
+    crops, _ = label_crops(dataset, dataset.items, cfg.init or DEFAULT_PATH, cfg.cache_dir, cfg.device, on_event, log)
     images = len(set(crops.image.tolist()))
     log(f"{dataset.name}: {images} of {len(dataset.items)} images labelled, {len(crops.labels)} crops")
     if not len(crops.labels):
         raise FinetuneError(f"{dataset.name}: no image could be labelled from its text")
     result = train(cfg, log=log, extra=[crops])
-    return result, {"dataset": dataset.name, "fingerprint": fingerprint(dataset.root), "images": images,
-                    "crops": len(crops.labels)}
+    return result, {
+        "dataset": dataset.name,
+        "fingerprint": fingerprint(dataset.root),
+        "images": images,
+        "crops": len(crops.labels),
+    }

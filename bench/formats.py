@@ -46,8 +46,7 @@ def cli_formats(fmt: str | None, check: str | None) -> dict[str, Any] | None:
         return None
     if fmt is None:
         raise FormatError("--check needs --format (the check says which characters it covers through C)")
-    spec: dict[str, Any] = ({"regex": fmt.removeprefix("re:")} if fmt.startswith(("^", "re:"))
-                            else {"fields": fmt})
+    spec: dict[str, Any] = {"regex": fmt.removeprefix("re:")} if fmt.startswith(("^", "re:")) else {"fields": fmt}
     if check is not None:
         spec["check"] = check
     Format.from_spec(spec)  # refuse a bad format before any work

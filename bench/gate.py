@@ -109,16 +109,25 @@ def load_config(path: Path | None) -> GateConfig:
     return GateConfig(**values)
 
 
-def _accuracy(engine: str, name: str, files: list[str], base: dict[str, list[int]], run: dict[str, list[int]],
-              max_drop_pp: float, alpha: float) -> Check:
+def _accuracy(
+    engine: str,
+    name: str,
+    files: list[str],
+    base: dict[str, list[int]],
+    run: dict[str, list[int]],
+    max_drop_pp: float,
+    alpha: float,
+) -> Check:
     """Paired accuracy check: drop beyond ``max_drop_pp`` and McNemar p < ``alpha`` fails."""
     a = [base[f][0] for f in files]
     b = [run[f][0] for f in files]
     test = mcnemar_exact(a, b)
     before, after = 100 * sum(a) / len(a), 100 * sum(b) / len(b)
     drop = before - after
-    text = (f"{before:.1f}% -> {after:.1f}% ({after - before:+.1f} pp on {len(files)} images; "
-            f"{test.only_a} lost, {test.only_b} gained; McNemar p={test.p_value:.2g})")
+    text = (
+        f"{before:.1f}% -> {after:.1f}% ({after - before:+.1f} pp on {len(files)} images; "
+        f"{test.only_a} lost, {test.only_b} gained; McNemar p={test.p_value:.2g})"
+    )
     if drop > max_drop_pp and test.p_value < alpha:
         return Check(engine, name, "fail", f"{text}: drop > {max_drop_pp:g} pp and p < {alpha:.2g}")
     if drop > max_drop_pp:
@@ -126,15 +135,23 @@ def _accuracy(engine: str, name: str, files: list[str], base: dict[str, list[int
     return Check(engine, name, "pass", text)
 
 
-def _cer(engine: str, files: list[str], chars: dict[str, int], base: dict[str, list[int]],
-         run: dict[str, list[int]], cfg: GateConfig) -> Check:
+def _cer(
+    engine: str,
+    files: list[str],
+    chars: dict[str, int],
+    base: dict[str, list[int]],
+    run: dict[str, list[int]],
+    cfg: GateConfig,
+) -> Check:
     """Paired CER check: rise beyond the threshold and a bootstrap interval above zero fails."""
     total = sum(chars[f] for f in files)
     before = 100 * sum(base[f][1] for f in files) / total
     after = 100 * sum(run[f][1] for f in files) / total
     ci = mean_ci([run[f][1] - base[f][1] for f in files], [chars[f] for f in files], confidence=1 - cfg.alpha)
-    text = (f"{before:.2f}% -> {after:.2f}% ({after - before:+.2f} pp; {100 * (1 - cfg.alpha):.0f}% paired interval "
-            f"{100 * ci.low:+.2f}..{100 * ci.high:+.2f} pp)")
+    text = (
+        f"{before:.2f}% -> {after:.2f}% ({after - before:+.2f} pp; {100 * (1 - cfg.alpha):.0f}% paired interval "
+        f"{100 * ci.low:+.2f}..{100 * ci.high:+.2f} pp)"
+    )
     if after - before > cfg.max_cer_rise_pp and ci.low > 0:
         return Check(engine, "cer", "fail", f"{text}: rise > {cfg.max_cer_rise_pp:g} pp and above noise")
     if after - before > cfg.max_cer_rise_pp:
@@ -142,16 +159,22 @@ def _cer(engine: str, files: list[str], chars: dict[str, int], base: dict[str, l
     return Check(engine, "cer", "pass", text)
 
 
-def _operating_point(engine: str, files: list[str], base: dict[str, list[Any]], run: dict[str, list[Any]],
-                     cfg: GateConfig) -> Check:
+def _operating_point(
+    engine: str, files: list[str], base: dict[str, list[Any]], run: dict[str, list[Any]], cfg: GateConfig
+) -> Check:
     """Read rate at ``cfg.read_rate_at_misread`` misreads, paired like accuracy: per image, whether its
     code is accepted at the threshold chosen on the other half of the images, in each run."""
     limit = cfg.read_rate_at_misread
     name = f"read rate at <= {100 * limit:g}% misreads"
     short = [label for label, o in (("baseline", base), ("run", run)) if any(len(o[f]) < 3 for f in files)]
     if short:
-        return Check(engine, name, "error", f"cannot judge: the {' and '.join(short)} has no code confidences "
-                     "(saved before they were kept): save the baseline again, or `bench summarize-run` the run")
+        return Check(
+            engine,
+            name,
+            "error",
+            f"cannot judge: the {' and '.join(short)} has no code confidences "
+            "(saved before they were kept): save the baseline again, or `bench summarize-run` the run",
+        )
     first = halves(files)
     accepted = {}
     for label, o in (("baseline", base), ("run", run)):
@@ -163,8 +186,10 @@ def _operating_point(engine: str, files: list[str], base: dict[str, list[Any]], 
 
 
 def _latency_ratio(snap: dict[str, Any], engine: str, cfg: GateConfig) -> float | None:
-    stats = [((snap["engines"].get(e) or {}).get("metrics") or {}).get(cfg.latency_stat)
-             for e in (engine, cfg.latency_reference)]
+    stats = [
+        ((snap["engines"].get(e) or {}).get("metrics") or {}).get(cfg.latency_stat)
+        for e in (engine, cfg.latency_reference)
+    ]
     return None if None in stats or not stats[1] else stats[0] / stats[1]
 
 
@@ -174,10 +199,18 @@ def _latency(engine: str, base: dict[str, Any], run: dict[str, Any], cfg: GateCo
     ratios = {label: _latency_ratio(snap, engine, cfg) for label, snap in (("baseline", base), ("run", run))}
     missing = [label for label, r in ratios.items() if r is None]
     if missing:
-        return Check(engine, name, "error", f"cannot judge latency: no {cfg.latency_stat} of {engine} and of the "
-                     f"reference {ref} in the {' and '.join(missing)} (set latency_reference = \"\" to turn latency off)")
+        return Check(
+            engine,
+            name,
+            "error",
+            f"cannot judge latency: no {cfg.latency_stat} of {engine} and of the "
+            f'reference {ref} in the {" and ".join(missing)} (set latency_reference = "" to turn latency off)',
+        )
     growth = ratios["run"] / ratios["baseline"]
-    text = f"{ratios['baseline']:.2f} -> {ratios['run']:.2f} x {ref} (x{growth:.2f} of baseline, limit x{cfg.max_latency_ratio:g})"
+    text = (
+        f"{ratios['baseline']:.2f} -> {ratios['run']:.2f} x {ref} "
+        f"(x{growth:.2f} of baseline, limit x{cfg.max_latency_ratio:g})"
+    )
     return Check(engine, name, "fail" if growth > cfg.max_latency_ratio else "pass", text)
 
 
@@ -186,7 +219,11 @@ def _model_change(base: dict[str, Any], run: dict[str, Any]) -> str:
     changes = []
     for part in ("weights", "versions"):
         old, new = (base.get("info") or {}).get(part, {}), (run.get("info") or {}).get(part, {})
-        changes += [f"{k} {old.get(k, '-')[:19]} -> {new.get(k, '-')[:19]}" for k in sorted(old | new) if old.get(k) != new.get(k)]
+        changes += [
+            f"{k} {old.get(k, '-')[:19]} -> {new.get(k, '-')[:19]}"
+            for k in sorted(old | new)
+            if old.get(k) != new.get(k)
+        ]
     return "; ".join(changes) or "same weights and versions as the baseline"
 
 
@@ -196,17 +233,23 @@ def _dataset(base: dict[str, Any], run: dict[str, Any]) -> Check:
     if not bd["images"]:
         problems.append("the baseline holds no image")
     if bd["fingerprint"] != rd["fingerprint"]:
-        problems.append(f"dataset fingerprint differs (baseline {bd['fingerprint'][:19]}, run {rd['fingerprint'][:19]})")
+        problems.append(
+            f"dataset fingerprint differs (baseline {bd['fingerprint'][:19]}, run {rd['fingerprint'][:19]})"
+        )
     if len(rd["images"]) != rd["n"]:
         problems.append(f"the run is incomplete: {len(rd['images'])} of its {rd['n']} images have results")
     elif set(bd["images"]) != set(rd["images"]):
-        problems.append(f"run covers {len(rd['images'])} images, baseline {len(bd['images'])} "
-                        f"(--limit {rd['limit']} vs {bd['limit']})")
+        problems.append(
+            f"run covers {len(rd['images'])} images, baseline {len(bd['images'])} "
+            f"(--limit {rd['limit']} vs {bd['limit']})"
+        )
     if base["scoring"] != run["scoring"]:
         problems.append(f"scoring differs (baseline {base['scoring']}, run {run['scoring']})")
     if problems:
         return Check("", "dataset", "error", "; ".join(problems))
-    return Check("", "dataset", "pass", f"{bd['name']}: same fingerprint, same {len(bd['images'])} images, same scoring")
+    return Check(
+        "", "dataset", "pass", f"{bd['name']}: same fingerprint, same {len(bd['images'])} images, same scoring"
+    )
 
 
 def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfig) -> list[Check]:
@@ -221,22 +264,51 @@ def _engine(name: str, base: dict[str, Any], run: dict[str, Any], cfg: GateConfi
         return [Check(name, "present", "error", f"failed to load in the run: {r['error']}")]
     for label, e in (("baseline", b), ("run", r)):
         if set(e["outcomes"]) != set(images):
-            return [Check(name, "present", "error", f"the {label} has results for {len(e['outcomes'])} of {len(images)} images")]
+            return [
+                Check(
+                    name,
+                    "present",
+                    "error",
+                    f"the {label} has results for {len(e['outcomes'])} of {len(images)} images",
+                )
+            ]
     files = sorted(images)
-    checks = [Check(name, "present", "pass", _model_change(b, r)),
-              _accuracy(name, "accuracy", files, b["outcomes"], r["outcomes"], cfg.max_accuracy_drop_pp, cfg.alpha),
-              _cer(name, files, images, b["outcomes"], r["outcomes"], cfg)]
+    checks = [
+        Check(name, "present", "pass", _model_change(b, r)),
+        _accuracy(name, "accuracy", files, b["outcomes"], r["outcomes"], cfg.max_accuracy_drop_pp, cfg.alpha),
+        _cer(name, files, images, b["outcomes"], r["outcomes"], cfg),
+    ]
     if cfg.read_rate_at_misread > 0:
         checks.append(_operating_point(name, files, b["outcomes"], r["outcomes"], cfg))
-    slices = [(f"{col}={value}", members) for col, values in run["dataset"]["slices"].items()
-              for value, members in values.items()]
+    slices = [
+        (f"{col}={value}", members)
+        for col, values in run["dataset"]["slices"].items()
+        for value, members in values.items()
+    ]
     judged = [(label, m) for label, m in slices if len(m) >= cfg.min_slice_images]
-    checks += [_accuracy(name, f"accuracy [{label}]", members, b["outcomes"], r["outcomes"],
-                         cfg.max_slice_accuracy_drop_pp, cfg.alpha / len(judged)) for label, members in judged]
+    checks += [
+        _accuracy(
+            name,
+            f"accuracy [{label}]",
+            members,
+            b["outcomes"],
+            r["outcomes"],
+            cfg.max_slice_accuracy_drop_pp,
+            cfg.alpha / len(judged),
+        )
+        for label, members in judged
+    ]
     small = [f"{label} ({len(m)})" for label, m in slices if len(m) < cfg.min_slice_images]
     if small:
-        checks.append(Check(name, "accuracy [small slices]", "skip", f"{len(small)} slices with fewer than "
-                            f"min_slice_images = {cfg.min_slice_images} images: {', '.join(small)}"))
+        checks.append(
+            Check(
+                name,
+                "accuracy [small slices]",
+                "skip",
+                f"{len(small)} slices with fewer than "
+                f"min_slice_images = {cfg.min_slice_images} images: {', '.join(small)}",
+            )
+        )
     if cfg.latency_reference and name != cfg.latency_reference:
         checks.append(_latency(name, base, run, cfg))
     return checks
@@ -250,8 +322,10 @@ def evaluate(run: dict[str, Any], base: dict[str, Any], cfg: GateConfig) -> list
         return [dataset]
     names = list(cfg.engines or base["engines"])
     if not names:  # a baseline edited to "engines": {} must not pass
-        return [dataset, Check("", "engines", "error", "nothing to judge: the baseline holds no engine "
-                               "and the config names none")]
+        return [
+            dataset,
+            Check("", "engines", "error", "nothing to judge: the baseline holds no engine and the config names none"),
+        ]
     checks = [dataset]
     for name in names:
         checks += _engine(name, base, run, cfg)
@@ -294,11 +368,25 @@ def markdown_summary(checks: list[Check], code: int, run_dir: Path, baseline: Pa
 
     head = ["| check | result | detail |", "| --- | --- | --- |"]
     bad = [c for c in checks if c.status in ("fail", "error")]
-    lines = [f"## {icon} OCR regression gate: {VERDICT[code]} (exit {code})", "",
-             f"Run `{run_dir}` against baseline `{baseline}`.", ""]
+    lines = [
+        f"## {icon} OCR regression gate: {VERDICT[code]} (exit {code})",
+        "",
+        f"Run `{run_dir}` against baseline `{baseline}`.",
+        "",
+    ]
     if bad:
         lines += [*head, *rows(bad), ""]
-    lines += ["<details><summary>All checks</summary>", "", *head, *rows(checks), "", "</details>", "", f"_{NOISE_RULE}_", ""]
+    lines += [
+        "<details><summary>All checks</summary>",
+        "",
+        *head,
+        *rows(checks),
+        "",
+        "</details>",
+        "",
+        f"_{NOISE_RULE}_",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -306,8 +394,15 @@ def junit_xml(checks: list[Check]) -> ET.ElementTree:
     """JUnit XML with one test case per check: failures for regressions, errors for cannot-judge."""
     count = {s: sum(c.status == s for c in checks) for s in ("fail", "error", "skip")}
     suites = ET.Element("testsuites")
-    suite = ET.SubElement(suites, "testsuite", name="bench-gate", tests=str(len(checks)), failures=str(count["fail"]),
-                          errors=str(count["error"]), skipped=str(count["skip"]))
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="bench-gate",
+        tests=str(len(checks)),
+        failures=str(count["fail"]),
+        errors=str(count["error"]),
+        skipped=str(count["skip"]),
+    )
     tag = {"fail": "failure", "error": "error", "skip": "skipped"}
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"bench.gate.{c.engine or 'run'}", name=c.name)
@@ -318,8 +413,9 @@ def junit_xml(checks: list[Check]) -> ET.ElementTree:
     return ET.ElementTree(suites)
 
 
-def run_gate(run_dir: Path, baseline: Path, config: Path | None = None, junit: Path | None = None,
-             markdown: Path | None = None) -> int:
+def run_gate(
+    run_dir: Path, baseline: Path, config: Path | None = None, junit: Path | None = None, markdown: Path | None = None
+) -> int:
     """Compare a finished run folder with a baseline file; print the checks and return the exit code.
 
     0 = pass, 1 = regression beyond noise, 2 = cannot judge. ``config`` is a TOML file of

@@ -15,12 +15,26 @@ from typing import Any
 from bench.readout import READOUTS, UNICODE_FORMS
 from ocr2stage.formats import FormatError, formats_for
 
-TYPES: dict[str, type] = {"name": str, "description": str, "charset": str, "readout": str, "pattern": str,
-                          "normalize": dict, "root": str, "evaluation_only": bool, "fingerprint": str,
-                          "formats": dict}
+TYPES: dict[str, type] = {
+    "name": str,
+    "description": str,
+    "charset": str,
+    "readout": str,
+    "pattern": str,
+    "normalize": dict,
+    "root": str,
+    "evaluation_only": bool,
+    "fingerprint": str,
+    "formats": dict,
+}
 """Known top-level keys and the JSON type each must have."""
-NORMALIZE_TYPES: dict[str, type] = {"uppercase": bool, "remove_whitespace": bool, "keep_only_charset": bool,
-                                    "map": dict, "unicode": str}
+NORMALIZE_TYPES: dict[str, type] = {
+    "uppercase": bool,
+    "remove_whitespace": bool,
+    "keep_only_charset": bool,
+    "map": dict,
+    "unicode": str,
+}
 
 
 class ManifestError(ValueError):
@@ -29,7 +43,8 @@ class ManifestError(ValueError):
 
 def _json_type(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number")
+        type(value), "a number"
+    )
 
 
 def check_manifest(data: Any, where: str) -> dict[str, Any]:

@@ -48,9 +48,15 @@ def confidence_of(rec: dict[str, Any], manifest: dict[str, Any] | None) -> float
 def _row(rec: dict[str, Any], engine_has_chars: bool, manifest: dict[str, Any] | None) -> dict[str, Any]:
     truth, pred = rec["truth"], rec["prediction"]
     row = {
-        "engine": rec["engine"], "file": rec["file"], "truth": truth, "prediction": pred,
-        "correct": truth == pred and rec["error"] is None, "cer": cer(truth, pred),
-        "edits": Levenshtein.distance(truth, pred), "latency_ms": rec["latency_ms"], "error": rec["error"],
+        "engine": rec["engine"],
+        "file": rec["file"],
+        "truth": truth,
+        "prediction": pred,
+        "correct": truth == pred and rec["error"] is None,
+        "cer": cer(truth, pred),
+        "edits": Levenshtein.distance(truth, pred),
+        "latency_ms": rec["latency_ms"],
+        "error": rec["error"],
         "failure": "error" if rec["error"] else failure_class(truth, pred),
         "n_lines": len((rec["reading"] or {}).get("lines", [])),
         "confidence": confidence_of(rec, manifest),
@@ -71,8 +77,12 @@ def _format_columns(rec: dict[str, Any], formats: RunFormats, manifest: dict[str
     if fmt is None:
         return {"format": None, "constrained": None, "format_reason": None, "raw_format_reason": None}
     out = constrained(rec["reading"] if rec["error"] is None else None, manifest, fmt)
-    return {"format": fmt.name, "constrained": out.text, "format_reason": out.reason,
-            "raw_format_reason": fmt.reason(rec["prediction"]) if rec["prediction"] else "no text"}
+    return {
+        "format": fmt.name,
+        "constrained": out.text,
+        "format_reason": out.reason,
+        "raw_format_reason": fmt.reason(rec["prediction"]) if rec["prediction"] else "no text",
+    }
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
@@ -86,14 +96,13 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     return recs
 
 
-def results_table(records: list[dict[str, Any]], manifest: dict[str, Any] | None = None,
-                  formats: RunFormats | None = None) -> pd.DataFrame:
+def results_table(
+    records: list[dict[str, Any]], manifest: dict[str, Any] | None = None, formats: RunFormats | None = None
+) -> pd.DataFrame:
     """One row per (engine, image); character-box columns only for engines that report boxes;
     ``manifest`` (the run's) reads out each code's confidence as the code was read out; format
     columns (:func:`_format_columns`) when the run has ``formats``."""
-    has_chars = {
-        r["engine"] for r in records if _pred_char_boxes(r["reading"]) not in (None, [])
-    }
+    has_chars = {r["engine"] for r in records if _pred_char_boxes(r["reading"]) not in (None, [])}
     rows = [_row(r, r["engine"] in has_chars, manifest) for r in records]
     if formats is not None:
         for row, rec in zip(rows, records):
@@ -123,13 +132,15 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         desc = json.loads(ej.read_text()) if ej.exists() else {"info": None, "load_s": None, "error": "not run"}
         rows = table[table["engine"] == engine] if len(table) else table
         engines[engine] = {
-            "info": desc["info"], "load_s": desc["load_s"], "error": desc["error"],
+            "info": desc["info"],
+            "load_s": desc["load_s"],
+            "error": desc["error"],
             "metrics": {**engine_metrics(rows), "misreads": misread_metrics(rows), "load_s": desc["load_s"]}
-            if len(rows) else None,
+            if len(rows)
+            else None,
             "slices": sliced_metrics(rows, slices) if len(rows) else {},
             **({"formats": format_metrics(rows)} if formats is not None and len(rows) else {}),
         }
-    summary = {"run": run, "engines": engines,
-               "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+    summary = {"run": run, "engines": engines, "finished": datetime.now(UTC).isoformat(timespec="seconds")}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     return summary

@@ -69,8 +69,9 @@ class RunOptions:
             raise RunError(f"engine(s) named more than once: {', '.join(twice)}")
         for name in ("timeout_s", "load_timeout_s"):
             if not getattr(self, name) > 0:  # also refuses NaN
-                raise RunError(f"{name.removesuffix('_s')} must be a positive number of seconds, "
-                               f"not {getattr(self, name)}")
+                raise RunError(
+                    f"{name.removesuffix('_s')} must be a positive number of seconds, not {getattr(self, name)}"
+                )
         if self.limit is not None and self.limit < 1:
             raise RunError(f"limit must be at least 1, not {self.limit}")
         if self.workers < 1:
@@ -87,11 +88,15 @@ def latency_note(opts: RunOptions) -> str:
     """What a run's milliseconds mean, recorded in run.json (so in summary.json and the report's
     run record) so that nobody compares milliseconds that are not comparable."""
     if opts.batch is not None:
-        return (f"not measured: throughput mode (--batch {opts.batch}), images read in batches; "
-                "latency_ms is empty, compare images/s (engines/<engine>.json throughput)")
+        return (
+            f"not measured: throughput mode (--batch {opts.batch}), images read in batches; "
+            "latency_ms is empty, compare images/s (engines/<engine>.json throughput)"
+        )
     if opts.workers > 1:
-        return (f"per image, with {opts.workers} workers per engine reading at once: latency under "
-                "contention, comparable only with runs of the same --workers on the same machine")
+        return (
+            f"per image, with {opts.workers} workers per engine reading at once: latency under "
+            "contention, comparable only with runs of the same --workers on the same machine"
+        )
     return "per image, one image at a time, after one warm-up read"
 
 
@@ -116,8 +121,11 @@ def machine(workers: int = 1) -> dict[str, Any]:
         threads["per_worker"] = max(1, (os.cpu_count() or 1) // workers)
     cpu = platform.processor()
     try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                   if ln.startswith("model name"))
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     try:
@@ -126,14 +134,26 @@ def machine(workers: int = 1) -> dict[str, Any]:
         isa: dict[str, bool] | None = cpu_isa()
     except ImportError:
         isa = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-            "cores": os.cpu_count(), "gpu": cuda, "isa": isa, "threads": threads}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": cuda,
+        "isa": isa,
+        "threads": threads,
+    }
 
 
 def code_version() -> str:
     try:
-        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return f"{__version__}+{rev}"
     except (OSError, subprocess.CalledProcessError):
         return __version__
@@ -166,8 +186,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _refuse_another_run(previous: dict[str, Any], fp: str, manifest: dict[str, Any], opts: RunOptions,
-                        run_dir: Path) -> None:
+def _refuse_another_run(
+    previous: dict[str, Any], fp: str, manifest: dict[str, Any], opts: RunOptions, run_dir: Path
+) -> None:
     """A resumed run must be the run it continues: results read with other engines, another
     scoring (readout, normalisation), other engine options, device or ``--limit`` would be mixed
     in one folder under a run.json that names only the last. Raises RunError naming what differs."""
@@ -184,8 +205,10 @@ def _refuse_another_run(previous: dict[str, Any], fp: str, manifest: dict[str, A
     }
     for what, (before, now) in before_now.items():
         if before != now:
-            raise RunError(f"cannot resume {run_dir}: it was run with {what} {before}, not {now}; "
-                           f"resume with the same settings, or start another run (--out)")
+            raise RunError(
+                f"cannot resume {run_dir}: it was run with {what} {before}, not {now}; "
+                f"resume with the same settings, or start another run (--out)"
+            )
 
 
 class _Writer:
@@ -200,9 +223,17 @@ class _Writer:
     def write(self, engine: str, file: str, reading: dict | None, ms: float | None, error: str | None) -> None:
         item = self._items[file]
         pred = "" if reading is None else read_out(Reading.from_dict(reading), self._manifest)
-        rec = {"engine": engine, "file": file, "truth": normalize(item.text, self._manifest),
-               "prediction": pred, "reading": reading, "latency_ms": ms, "error": error,
-               "meta": item.meta, "truth_chars": item.chars}
+        rec = {
+            "engine": engine,
+            "file": file,
+            "truth": normalize(item.text, self._manifest),
+            "prediction": pred,
+            "reading": reading,
+            "latency_ms": ms,
+            "error": error,
+            "meta": item.meta,
+            "truth_chars": item.chars,
+        }
         self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._f.flush()
         os.fsync(self._f.fileno())
@@ -227,8 +258,7 @@ class _Writer:
         if keys == sorted(keys):
             return
         tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(ln + "\n" for _, ln in sorted(zip(keys, lines), key=lambda kl: kl[0])),
-                       encoding="utf-8")
+        tmp.write_text("".join(ln + "\n" for _, ln in sorted(zip(keys, lines), key=lambda kl: kl[0])), encoding="utf-8")
         os.replace(tmp, self.path)
 
 
@@ -304,10 +334,14 @@ class EnginePool:
         if not self.engine_json.exists() or not self.images:
             return
         record = json.loads(self.engine_json.read_text())
-        record["throughput"] = {"images": self.images, "read_s": round(self.read_s, 3),
-                                "images_per_s": round(self.images / self.read_s, 3) if self.read_s else None,
-                                "workers": self.opts.workers, "batch": self.opts.batch,
-                                **({"resent": self.resent} if self.resent else {})}
+        record["throughput"] = {
+            "images": self.images,
+            "read_s": round(self.read_s, 3),
+            "images_per_s": round(self.images / self.read_s, 3) if self.read_s else None,
+            "workers": self.opts.workers,
+            "batch": self.opts.batch,
+            **({"resent": self.resent} if self.resent else {}),
+        }
         self.engine_json.write_text(json.dumps(record, indent=2))
 
     def failed(self, problem: str) -> None:
@@ -351,8 +385,9 @@ class _Process:
         pool = self.pool
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=serve, args=(pool.target, pool.opts.device, pool.options, child, pool.log,
-                                                    self.threads), daemon=True)
+        self.proc = ctx.Process(
+            target=serve, args=(pool.target, pool.opts.device, pool.options, child, pool.log, self.threads), daemon=True
+        )
         self.proc.start()
         child.close()
         pool.on_event(pool.engine, "status:loading", 0)
@@ -435,8 +470,7 @@ class LocalPool(EnginePool):
         """Wait for the first answer (or the first deadline) among the busy workers; yield what came."""
         if not busy:
             return
-        wait(
-            [p.conn for p in busy], timeout=max(0.0, min(p.deadline for p in busy) - time.monotonic()))
+        wait([p.conn for p in busy], timeout=max(0.0, min(p.deadline for p in busy) - time.monotonic()))
         for p in busy:
             if p.conn.poll(0) or not p.proc.is_alive():
                 msg = p.answer(0)
@@ -463,8 +497,15 @@ TURN = 16
 """Images an engine reads in one turn before the next engine's turn (at least one chunk per worker)."""
 
 
-def _take_turns(items: list[Item], dataset: Dataset, pools: dict[str, EnginePool], writers: dict[str, _Writer],
-                todo: dict[str, set[str]], opts: RunOptions, on_event: OnEvent) -> None:
+def _take_turns(
+    items: list[Item],
+    dataset: Dataset,
+    pools: dict[str, EnginePool],
+    writers: dict[str, _Writer],
+    todo: dict[str, set[str]],
+    opts: RunOptions,
+    on_event: OnEvent,
+) -> None:
     """The engines read the images in turns of :data:`TURN` images each, in an order that rotates.
 
     Why turns: engines are timed side by side, under the same machine conditions. Run one after
@@ -479,9 +520,10 @@ def _take_turns(items: list[Item], dataset: Dataset, pools: dict[str, EnginePool
         return
     turn = max(TURN, opts.workers * (opts.batch or 1))
     for k, start in enumerate(range(0, len(items), turn)):
-        for e in names[k % len(names):] + names[: k % len(names)]:
-            jobs = [(it.file, str(dataset.images_dir / it.file)) for it in items[start : start + turn]
-                    if it.file in todo[e]]
+        for e in names[k % len(names) :] + names[: k % len(names)]:
+            jobs = [
+                (it.file, str(dataset.images_dir / it.file)) for it in items[start : start + turn] if it.file in todo[e]
+            ]
             if not jobs or pools[e].load_failed:
                 continue
             for file, reading, ms, error in pools[e].read(jobs):
@@ -489,8 +531,15 @@ def _take_turns(items: list[Item], dataset: Dataset, pools: dict[str, EnginePool
                 on_event(e, "advance", 1)
 
 
-def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
-        on_event: OnEvent = lambda *_: None, retry_errors: bool = True, pool: PoolFactory | None = None) -> Path:
+def run(
+    dataset: Dataset,
+    opts: RunOptions,
+    run_dir: Path,
+    resume: bool = False,
+    on_event: OnEvent = lambda *_: None,
+    retry_errors: bool = True,
+    pool: PoolFactory | None = None,
+) -> Path:
     """Run every engine of ``opts`` over ``dataset`` into ``run_dir``; returns ``run_dir``. On
     ``resume``, images with an error result are read again unless ``retry_errors`` is false.
     ``pool`` makes each engine's workers (default: local processes, :class:`LocalPool`)."""
@@ -499,8 +548,9 @@ def run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
     return run_dir
 
 
-def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False,
-              retry_errors: bool = True) -> tuple[list[Item], dict[str, Any]]:
+def start_run(
+    dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = False, retry_errors: bool = True
+) -> tuple[list[Item], dict[str, Any]]:
     """Check the run folder and write ``run.json``; return the images to read and the manifest
     in force (the dataset's, with ``opts.readout``). Raises RunError, also when ``resume`` would
     mix another run's settings in (see :func:`_refuse_another_run`). On resume, results that are
@@ -526,26 +576,48 @@ def start_run(dataset: Dataset, opts: RunOptions, run_dir: Path, resume: bool = 
     (run_dir / "engines").mkdir(exist_ok=True)
     info = {
         "command": opts.command,
-        "dataset": {"name": dataset.name, "path": str(dataset.root), "folder": str(dataset.folder or dataset.root),
-                    "fingerprint": fp,
-                    "n": len(items), "problems": dataset.problems},
+        "dataset": {
+            "name": dataset.name,
+            "path": str(dataset.root),
+            "folder": str(dataset.folder or dataset.root),
+            "fingerprint": fp,
+            "n": len(items),
+            "problems": dataset.problems,
+        },
         "manifest": manifest,
         "engines": list(opts.engines),
-        "options": {"device": opts.device, "limit": opts.limit, "timeout_s": opts.timeout_s, "turn": TURN,
-                    "engine_options": opts.engine_options, **({"aliases": opts.aliases} if opts.aliases else {}),
-                    **opts.scaling(), **opts.extra},
+        "options": {
+            "device": opts.device,
+            "limit": opts.limit,
+            "timeout_s": opts.timeout_s,
+            "turn": TURN,
+            "engine_options": opts.engine_options,
+            **({"aliases": opts.aliases} if opts.aliases else {}),
+            **opts.scaling(),
+            **opts.extra,
+        },
         "machine": machine(opts.workers),
         "code_version": code_version(),
         "started": previous["started"] if previous else _now(),
-        **({"resumed": [*previous.get("resumed", []), {"at": _now(), "errors_retried": retried,
-                                                         **opts.scaling()}]} if previous else {}),
+        **(
+            {"resumed": [*previous.get("resumed", []), {"at": _now(), "errors_retried": retried, **opts.scaling()}]}
+            if previous
+            else {}
+        ),
     }
     run_json.write_text(json.dumps(info, indent=2, ensure_ascii=False))
     return items, manifest
 
 
-def read_items(dataset: Dataset, items: list[Item], manifest: dict[str, Any], opts: RunOptions, run_dir: Path,
-               on_event: OnEvent = lambda *_: None, pool: PoolFactory | None = None) -> None:
+def read_items(
+    dataset: Dataset,
+    items: list[Item],
+    manifest: dict[str, Any],
+    opts: RunOptions,
+    run_dir: Path,
+    on_event: OnEvent = lambda *_: None,
+    pool: PoolFactory | None = None,
+) -> None:
     """Every engine of ``opts`` over those of ``items`` it has no result for yet, taking turns,
     appending to the run folder that :func:`start_run` prepared, by the workers ``pool`` makes
     (default :class:`LocalPool`); at the end each engine's lines are put in the dataset's order.

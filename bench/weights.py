@@ -115,6 +115,6 @@ def fetch_paddle_models(root: Path | None = None) -> dict[str, Path]:
                 shutil.rmtree(dest, ignore_errors=True)
                 dest.mkdir(parents=True)
                 for m in members:
-                    (dest / m[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
-                    (dest / m[len(prefix):]).write_bytes(zf.read(m))
+                    (dest / m[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+                    (dest / m[len(prefix) :]).write_bytes(zf.read(m))
     return verify_paddle_models(root)

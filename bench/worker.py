@@ -77,7 +77,7 @@ class EngineHost:
             except ImageError as e:
                 results[file] = (file, None, None, str(e))
         if len(jobs) == 1 and images:
-            (file, img), = images.items()
+            ((file, img),) = images.items()
             results[file] = self._timed(file, img)
         elif images:
             results.update(self._batch(images))
@@ -119,8 +119,9 @@ def _redirect_output(log: Path) -> None:
     os.close(fd)
 
 
-def serve(engine: str, device: str, options: dict[str, str], conn: Connection, log: Path,
-          threads: int | None = None) -> None:
+def serve(
+    engine: str, device: str, options: dict[str, str], conn: Connection, log: Path, threads: int | None = None
+) -> None:
     """The worker process: load the engine, then answer read requests until the pipe closes."""
     _redirect_output(log)
     try:

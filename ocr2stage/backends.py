@@ -65,8 +65,10 @@ def resolve(backend: str | None, device: torch.device, bf16: bool | None = None,
     if device.type != "cpu" and backend.endswith("int8"):
         raise BackendError(f"backend {backend} runs on the CPU only, not on {device}")
     if backend.startswith("onnx") and device.type == "cuda" and "CUDAExecutionProvider" not in _providers():
-        raise BackendError(f"backend {backend} on {device} needs onnxruntime-gpu (CUDAExecutionProvider); "
-                           f"this onnxruntime offers {', '.join(_providers())}")
+        raise BackendError(
+            f"backend {backend} on {device} needs onnxruntime-gpu (CUDAExecutionProvider); "
+            f"this onnxruntime offers {', '.join(_providers())}"
+        )
     return backend
 
 
@@ -116,15 +118,30 @@ def cached_model(kind: str, checksum: str, make: Callable[[Path], None]) -> Path
     return path
 
 
-def export(module: torch.nn.Module, example: torch.Tensor, path: Path, inputs: Sequence[str],
-           outputs: Sequence[str], dynamic_axes: dict[str, dict[int, str]]) -> None:
+def export(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
     """``module`` (float32, in eval mode) to an ONNX file, TorchScript exporter, opset 17."""
-    torch.onnx.export(module, (example,), str(path), input_names=list(inputs), output_names=list(outputs),
-                      dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        module,
+        (example,),
+        str(path),
+        input_names=list(inputs),
+        output_names=list(outputs),
+        dynamic_axes=dynamic_axes,
+        opset_version=17,
+        dynamo=False,
+    )
 
 
-def quantize(source: Path, target: Path, input_name: str, calibration: Sequence[np.ndarray],
-             include: Callable[[str], bool]) -> None:
+def quantize(
+    source: Path, target: Path, input_name: str, calibration: Sequence[np.ndarray], include: Callable[[str], bool]
+) -> None:
     """Static int8 quantisation (QDQ, per-channel weights, min-max activation ranges from
     ``calibration``) of the nodes whose names ``include`` accepts.
 
@@ -147,9 +164,17 @@ def quantize(source: Path, target: Path, input_name: str, calibration: Sequence[
     level = root.level
     root.setLevel(logging.ERROR)  # quantize_static advises a pre-processing step on the root logger
     try:
-        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=not cpu_isa()["vnni"], activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=[n for n in nodes if not include(n)])
+        quantize_static(
+            str(source),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=not cpu_isa()["vnni"],
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=[n for n in nodes if not include(n)],
+        )
     finally:
         root.setLevel(level)
 

@@ -42,8 +42,16 @@ or more readings the classifier put near its lattice's floor of 1e-3 to win."""
 CONFUSABLE: dict[tuple[str, str], float] = {}
 """Cost of reading one character as a look-alike, both ways, for string-only engines: shapes
 that worn, etched and dot-matrix marks make alike (cost 1) and pairs that need more damage (1.5)."""
-for _group, _cost in (("O0DQ", 1.0), ("I1L", 1.0), ("S5", 1.0), ("B8", 1.0), ("Z2", 1.0), ("G6", 1.0),
-                      ("A4", 1.5), ("T7", 1.5)):
+for _group, _cost in (
+    ("O0DQ", 1.0),
+    ("I1L", 1.0),
+    ("S5", 1.0),
+    ("B8", 1.0),
+    ("Z2", 1.0),
+    ("G6", 1.0),
+    ("A4", 1.5),
+    ("T7", 1.5),
+):
     for _a in _group:
         for _b in _group:
             if _a != _b:
@@ -155,8 +163,9 @@ def decode(costs: np.ndarray, symbols: str, fmt: Format, k: int = K_BEST) -> Dec
     for cost, text in paths:
         if fmt.reason(text) is None:
             return Decoded(text, None, cost, free, candidates)
-    return Decoded(None, f"{fmt.check} check fails on the {len(candidates)} best candidates", paths[0][0], free,
-                   candidates)
+    return Decoded(
+        None, f"{fmt.check} check fails on the {len(candidates)} best candidates", paths[0][0], free, candidates
+    )
 
 
 def decode_lattice(lattice: Sequence[Alternatives], fmt: Format, k: int = K_BEST) -> Decoded:

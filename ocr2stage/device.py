@@ -28,9 +28,13 @@ def cpu_isa() -> dict[str, bool]:
         with open("/proc/cpuinfo") as f:
             line = next(ln for ln in f if ln.startswith("flags"))
         flags = set(line.split(":", 1)[1].split())
-        return {"avx2": "avx2" in flags, "avx512": "avx512f" in flags,
-                "bf16": bool({"avx512_bf16", "amx_bf16"} & flags),
-                "vnni": bool({"avx512_vnni", "avx_vnni"} & flags), "amx": "amx_tile" in flags}
+        return {
+            "avx2": "avx2" in flags,
+            "avx512": "avx512f" in flags,
+            "bf16": bool({"avx512_bf16", "amx_bf16"} & flags),
+            "vnni": bool({"avx512_vnni", "avx_vnni"} & flags),
+            "amx": "amx_tile" in flags,
+        }
     except (OSError, StopIteration):
         pass
     capability = ""
@@ -39,9 +43,13 @@ def cpu_isa() -> dict[str, bool]:
     except (AttributeError, RuntimeError):
         pass
     amx = _probe("_is_amx_tile_supported")
-    return {"avx2": capability.startswith("avx"), "avx512": capability == "avx512",
-            "bf16": _probe("_is_avx512_bf16_supported") or amx, "vnni": _probe("_is_avx512_vnni_supported"),
-            "amx": amx}
+    return {
+        "avx2": capability.startswith("avx"),
+        "avx512": capability == "avx512",
+        "bf16": _probe("_is_avx512_bf16_supported") or amx,
+        "vnni": _probe("_is_avx512_vnni_supported"),
+        "amx": amx,
+    }
 
 
 def _probe(name: str) -> bool:

@@ -33,9 +33,14 @@ Check = Callable[[str], bool]
 """A check gets the alphanumeric characters the check covers (separators left out) and says
 whether the check character fits them."""
 
-_VIN_VALUES = {**{d: int(d) for d in string.digits},
-               **dict(zip("ABCDEFGH", range(1, 9))), **dict(zip("JKLMN", range(1, 6))), "P": 7, "R": 9,
-               **dict(zip("STUVWXYZ", range(2, 10)))}
+_VIN_VALUES = {
+    **{d: int(d) for d in string.digits},
+    **dict(zip("ABCDEFGH", range(1, 9))),
+    **dict(zip("JKLMN", range(1, 6))),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10))),
+}
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
@@ -73,8 +78,14 @@ BUILTIN_CHECKS: dict[str, Check] = {
     "iso7064_mod11_10": _stdnum("stdnum.iso7064.mod_11_10"),
     "vin": vin_check,
 }
-CHECK_CLASSES: dict[str, str] = {"iso6346": "[0-9]", "luhn": "[0-9]", "gs1_mod10": "[0-9]",
-                                 "iso7064_mod37_36": "[0-9A-Z*]", "iso7064_mod11_10": "[0-9]", "vin": "[0-9X]"}
+CHECK_CLASSES: dict[str, str] = {
+    "iso6346": "[0-9]",
+    "luhn": "[0-9]",
+    "gs1_mod10": "[0-9]",
+    "iso7064_mod37_36": "[0-9A-Z*]",
+    "iso7064_mod11_10": "[0-9]",
+    "vin": "[0-9X]",
+}
 """What a ``C`` field may hold under each check (any alphanumeric under a check not listed)."""
 
 
@@ -173,7 +184,9 @@ class Format:
         [regex, ...]}``, optional ``"check"``."""
         kinds = [k for k in ("fields", "regex", "sequence") if isinstance(spec, Mapping) and k in spec]
         if len(kinds) != 1:
-            raise FormatError(f"format {name or spec!r}: give exactly one of 'fields', 'regex', 'sequence', not {spec!r}")
+            raise FormatError(
+                f"format {name or spec!r}: give exactly one of 'fields', 'regex', 'sequence', not {spec!r}"
+            )
         unknown = set(spec) - {"fields", "regex", "sequence", "check"}
         if unknown:
             raise FormatError(f"format {name!r}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -219,8 +232,9 @@ class Automaton:
     """Edges are sorted by symbol: those reading ``symbols[j]`` are ``sym_start[j]:sym_start[j + 1]``."""
 
     @classmethod
-    def build(cls, symbols: str, src: np.ndarray, sym: np.ndarray, dst: np.ndarray, initial: int,
-              final: np.ndarray) -> Automaton:
+    def build(
+        cls, symbols: str, src: np.ndarray, sym: np.ndarray, dst: np.ndarray, initial: int, final: np.ndarray
+    ) -> Automaton:
         """Edges sorted by symbol, so that a decoder takes the few a box can be read as at once."""
         order = np.argsort(sym, kind="stable")
         starts = np.searchsorted(sym[order], np.arange(len(symbols) + 1))
@@ -255,8 +269,12 @@ def automaton(regex: str, symbols: str) -> Automaton:
                 live.add(s)
                 changed = True
     index = {s: i for i, s in enumerate(sorted(live))}
-    edges = [(i, j, index[t]) for s, i in index.items() for j, ch in enumerate(symbols)
-             if (t := fsm.map.get(s, {}).get(fsm.alphabet[ch])) in index]
+    edges = [
+        (i, j, index[t])
+        for s, i in index.items()
+        for j, ch in enumerate(symbols)
+        if (t := fsm.map.get(s, {}).get(fsm.alphabet[ch])) in index
+    ]
     src, sym, dst = (np.array(col, dtype=np.int64) for col in zip(*edges)) if edges else (np.zeros(0, np.int64),) * 3
     final = np.zeros(max(len(index), 1), dtype=bool)
     final[[index[s] for s in fsm.finals if s in index]] = True
@@ -292,4 +310,6 @@ def formats_for(spec: Mapping[str, Any]) -> tuple[str | None, dict[str, Format]]
         return None, {"": Format.from_spec(spec["all"], "all")}
     if "by" in spec and isinstance(spec.get("values"), Mapping):
         return str(spec["by"]), {str(v): Format.from_spec(s, str(v)) for v, s in spec["values"].items()}
-    raise FormatError(f"formats must be {{'all': FORMAT}} or {{'by': COLUMN, 'values': {{VALUE: FORMAT}}}}, not {dict(spec)!r}")
+    raise FormatError(
+        f"formats must be {{'all': FORMAT}} or {{'by': COLUMN, 'values': {{VALUE: FORMAT}}}}, not {dict(spec)!r}"
+    )

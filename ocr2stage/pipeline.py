@@ -145,7 +145,11 @@ def line_confidence(lattice: Sequence[Alternatives]) -> float:
 
 
 def assemble_line(
-    line: DetectedLine, probs: np.ndarray, uncertain_below: float, space_gap: float, space_advance: float,
+    line: DetectedLine,
+    probs: np.ndarray,
+    uncertain_below: float,
+    space_gap: float,
+    space_advance: float,
     probe_accept: float,
 ) -> LineResult | None:
     """Classified characters of one line -> its text; rejected crops dropped, spaces at gaps.
@@ -175,8 +179,7 @@ def assemble_line(
         if b.box[0] - a.box[2] > space_gap * line.fit.height and step > space_advance * advance:
             text += " "
         text += b.text
-    return LineResult(text, union_box([c.box for c in chars]), line_confidence(lattice), tuple(chars),
-                      tuple(lattice))
+    return LineResult(text, union_box([c.box for c in chars]), line_confidence(lattice), tuple(chars), tuple(lattice))
 
 
 @dataclass(frozen=True)
@@ -208,17 +211,24 @@ class TwoStageOCR:
 
     @classmethod
     def from_pretrained(
-        cls, device: str = "cpu", classifier_path: Path | None = None, craft_path: Path | None = None,
-        config: DetectorConfig | None = None, bf16: bool | None = None, int8: bool = False,
-        reader_config: ReaderConfig | None = None, backend: str = AUTO,
+        cls,
+        device: str = "cpu",
+        classifier_path: Path | None = None,
+        craft_path: Path | None = None,
+        config: DetectorConfig | None = None,
+        bf16: bool | None = None,
+        int8: bool = False,
+        reader_config: ReaderConfig | None = None,
+        backend: str = AUTO,
     ) -> TwoStageOCR:
         """Load verified CRAFT (md5) and the shipped or given classifier (sha256).
 
         ``backend`` (:mod:`ocr2stage.backends`): ``auto`` (default) runs both networks in bf16
         where the hardware has it natively, else in the fastest runtime measured for the device
         (on a CPU ONNX Runtime, CRAFT's backbone in int8 where the CPU has VNNI); or one of
-        ``torch``, ``torch-bf16``, ``torch-int8``, ``onnx``, ``onnx-int8``. The older switches still work with ``auto``: ``bf16`` False
-        forces PyTorch float32, True PyTorch bf16; ``int8`` is ``torch-int8``.
+        ``torch``, ``torch-bf16``, ``torch-int8``, ``onnx``, ``onnx-int8``. The older switches still
+        work with ``auto``: ``bf16`` False forces PyTorch float32, True PyTorch bf16; ``int8`` is
+        ``torch-int8``.
         ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
         detector = CharDetector(craft_path, device, config, bf16, int8, backend)
         return cls(detector, CharClassifier.load(classifier_path, device, bf16, detector.net.backend), reader_config)
@@ -231,10 +241,12 @@ class TwoStageOCR:
     @property
     def checksums(self) -> dict[str, str]:
         """Weight file name -> checksum, for every file this reader loaded."""
-        return {self.detector.net.path.name: self.detector.checksum, self.classifier.path.name: self.classifier.checksum}
+        return {
+            self.detector.net.path.name: self.detector.checksum,
+            self.classifier.path.name: self.classifier.checksum,
+        }
 
-    def read(self, images: Sequence[object], format: Format | Sequence[Format | None] | None = None
-             ) -> list[OCRResult]:
+    def read(self, images: Sequence[object], format: Format | Sequence[Format | None] | None = None) -> list[OCRResult]:
         """Read a batch: stage 1 per image, then every crop of the batch in one forward pass, and
         a second one where nothing was read (see :func:`second_look`), unless switched off.
 
@@ -248,7 +260,8 @@ class TwoStageOCR:
         grays = [to_gray(rgb) if rgb is not None and lines else None for rgb, lines in zip(rgbs, detections)]
         crops = [line_crops(gray, lines) for gray, lines in zip(grays, detections) if gray is not None]
         probs = self.classifier.probabilities(
-            np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8))
+            np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8)
+        )
         if cfg.second_look:
             chars = [ch for lines in detections for line in lines for ch in line.chars]
             labels = np.array([_label(p, ch.probe, cfg.probe_accept) for ch, p in zip(chars, probs)], dtype=int)
@@ -258,8 +271,9 @@ class TwoStageOCR:
             out = []
             for line in lines:
                 n = len(line.chars)
-                res = assemble_line(line, probs[k : k + n], cfg.uncertain_below, cfg.space_gap,
-                                    cfg.space_advance, cfg.probe_accept)
+                res = assemble_line(
+                    line, probs[k : k + n], cfg.uncertain_below, cfg.space_gap, cfg.space_advance, cfg.probe_accept
+                )
                 k += n
                 if res is not None:
                     out.append(res)
@@ -269,5 +283,7 @@ class TwoStageOCR:
         formats = [format] * len(results) if isinstance(format, Format) else list(format)
         if len(formats) != len(results):
             raise ValueError(f"{len(formats)} formats for {len(results)} images")
-        return [r if f is None else OCRResult(r.lines, decode_lattice([a for ln in r.lines for a in ln.lattice], f))
-                for r, f in zip(results, formats)]
+        return [
+            r if f is None else OCRResult(r.lines, decode_lattice([a for ln in r.lines for a in ln.lattice], f))
+            for r, f in zip(results, formats)
+        ]

@@ -58,10 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="serials")
     ap.add_argument("--limit", type=int, default=120, help="first N images of the dataset")
-    ap.add_argument("--backends", default="torch,onnx,onnx-int8",
-                    help="comma-separated; the first torch one is the reference (torch added when missing); 'auto' allowed; "
-                         "BACKEND:KEY=VALUE[,...] changes stage 1's DetectorConfig (numbers), e.g. "
-                         "'onnx-int8:max_side=768'; separate such variants with ';'")
+    ap.add_argument(
+        "--backends",
+        default="torch,onnx,onnx-int8",
+        help="comma-separated; the first torch one is the reference (torch added when missing); 'auto' allowed; "
+        "BACKEND:KEY=VALUE[,...] changes stage 1's DetectorConfig (numbers), e.g. "
+        "'onnx-int8:max_side=768'; separate such variants with ';'",
+    )
     ap.add_argument("--slowest", type=int, default=0, help="print the K slowest images of the first backend")
     ap.add_argument("--json", type=Path, help="write per-image rows here (JSON lines)")
     ap.add_argument("--threads", type=int, help="compute threads (torch and ONNX Runtime); default: torch's")
@@ -83,12 +86,19 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         t0 = time.perf_counter()
         backend, _, overrides = name.partition(":")
-        config = DetectorConfig(**{k: type(getattr(DetectorConfig, k))(v) for k, v in
-                                   (kv.split("=", 1) for kv in overrides.split(",") if kv)})
+        config = DetectorConfig(
+            **{
+                k: type(getattr(DetectorConfig, k))(v)
+                for k, v in (kv.split("=", 1) for kv in overrides.split(",") if kv)
+            }
+        )
         readers[name] = TwoStageOCR.from_pretrained(backend=backend, config=config)
         load_s[name] = time.perf_counter() - t0
-        print(f"loaded {name} -> {readers[name].backend} (detector {readers[name].detector.net.precision}, "
-              f"classifier {readers[name].classifier.precision}) in {load_s[name]:.1f} s", flush=True)
+        print(
+            f"loaded {name} -> {readers[name].backend} (detector {readers[name].detector.net.precision}, "
+            f"classifier {readers[name].classifier.precision}) in {load_s[name]:.1f} s",
+            flush=True,
+        )
     for ocr in readers.values():
         ocr.detector.net = _Timed(ocr.detector.net)  # type: ignore[assignment]
     first = load_image(ds.images_dir / items[0].file)
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.json.open("w") if args.json else None
     for i, item in enumerate(items):
         image = load_image(ds.images_dir / item.file)
-        order = names[i % len(names):] + names[: i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         row: dict[str, Any] = {"file": item.file, "shape": list(image.shape[:2]), "truth": item.text}
         for name in order:
             ocr = readers[name]
@@ -122,9 +132,16 @@ def main(argv: list[str] | None = None) -> None:
                 del ocr.detector.detect
             total = time.perf_counter() - t0
             code = read_out(Reading(tuple(Line(ln.text, ln.box, ln.confidence) for ln in result.lines)), ds.manifest)
-            row[name] = {"text": result.text, "code": code, "correct": code == normalize(item.text, ds.manifest), "total": total, "stage1": stage1[0], "stage2": total - stage1[0],
-                         "craft": [[list(s), t] for s, t in timed.calls],
-                         "lines": len(result.lines)}
+            row[name] = {
+                "text": result.text,
+                "code": code,
+                "correct": code == normalize(item.text, ds.manifest),
+                "total": total,
+                "stage1": stage1[0],
+                "stage2": total - stage1[0],
+                "craft": [[list(s), t] for s, t in timed.calls],
+                "lines": len(result.lines),
+            }
         rows.append(row)
         if out:
             out.write(json.dumps(row) + "\n")
@@ -133,9 +150,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {i + 1}/{len(items)}", file=sys.stderr, flush=True)
 
     ref = [r[reference] for r in rows]
-    print(f"\n{'backend':<12}{'load s':>7}{'stage1 p50':>11}{'p95':>7}{'stage2 p50':>11}{'p95':>7}"
-          f"{'whole p50':>10}{'p95':>7}{'p50/torch':>10}{'pair ratio':>11}{'identical':>10}{'same code':>10}"
-          f"{'correct':>8}{'+/-':>8}")
+    print(
+        f"\n{'backend':<12}{'load s':>7}{'stage1 p50':>11}{'p95':>7}{'stage2 p50':>11}{'p95':>7}"
+        f"{'whole p50':>10}{'p95':>7}{'p50/torch':>10}{'pair ratio':>11}{'identical':>10}{'same code':>10}"
+        f"{'correct':>8}{'+/-':>8}"
+    )
     for name in names:
         rs = [r[name] for r in rows]
         whole = [r["total"] for r in rs]
@@ -144,22 +163,28 @@ def main(argv: list[str] | None = None) -> None:
         code = sum(a["code"] == b["code"] for a, b in zip(rs, ref)) / len(rows)
         gained = sum(a["correct"] and not b["correct"] for a, b in zip(rs, ref))
         lost = sum(b["correct"] and not a["correct"] for a, b in zip(rs, ref))
-        print(f"{name:<12}{load_s[name]:>7.1f}{_pct([r['stage1'] for r in rs], 50):>11.0f}"
-              f"{_pct([r['stage1'] for r in rs], 95):>7.0f}{_pct([r['stage2'] for r in rs], 50):>11.0f}"
-              f"{_pct([r['stage2'] for r in rs], 95):>7.0f}{_pct(whole, 50):>10.0f}{_pct(whole, 95):>7.0f}"
-              f"{np.median(whole) / np.median([r['total'] for r in ref]):>10.2f}{pair:>11.2f}{same:>10.1%}"
-              f"{code:>10.1%}{sum(r['correct'] for r in rs) / len(rows):>8.1%}{f'+{gained}/-{lost}':>8}")
-    print("(ms; 'p50/torch': ratio of medians; 'pair ratio': median of per-image ratios; 'identical': all text "
-          f"equal to {reference}'s; 'same code': the scored code; '+/-': images only this backend / only "
-          f"{reference} reads right)")
+        print(
+            f"{name:<12}{load_s[name]:>7.1f}{_pct([r['stage1'] for r in rs], 50):>11.0f}"
+            f"{_pct([r['stage1'] for r in rs], 95):>7.0f}{_pct([r['stage2'] for r in rs], 50):>11.0f}"
+            f"{_pct([r['stage2'] for r in rs], 95):>7.0f}{_pct(whole, 50):>10.0f}{_pct(whole, 95):>7.0f}"
+            f"{np.median(whole) / np.median([r['total'] for r in ref]):>10.2f}{pair:>11.2f}{same:>10.1%}"
+            f"{code:>10.1%}{sum(r['correct'] for r in rs) / len(rows):>8.1%}{f'+{gained}/-{lost}':>8}"
+        )
+    print(
+        "(ms; 'p50/torch': ratio of medians; 'pair ratio': median of per-image ratios; 'identical': all text "
+        f"equal to {reference}'s; 'same code': the scored code; '+/-': images only this backend / only "
+        f"{reference} reads right)"
+    )
     if args.slowest:
         name = names[-1] if len(names) > 1 else names[0]
         print(f"\nslowest {args.slowest} images ({name}): file, shape, ms, stage1 ms, CRAFT inputs (w x h: ms), lines")
         for r in sorted(rows, key=lambda r: -r[name]["total"])[: args.slowest]:
             x = r[name]
             craft = ", ".join(f"{s[0]}x{s[1]}: {t * 1e3:.0f}" for s, t in x["craft"])
-            print(f"  {r['file']}  {r['shape'][0]}x{r['shape'][1]}  {x['total'] * 1e3:.0f}  {x['stage1'] * 1e3:.0f}"
-                  f"  [{craft}]  {x['lines']}")
+            print(
+                f"  {r['file']}  {r['shape'][0]}x{r['shape'][1]}  {x['total'] * 1e3:.0f}  {x['stage1'] * 1e3:.0f}"
+                f"  [{craft}]  {x['lines']}"
+            )
 
 
 if __name__ == "__main__":

@@ -42,11 +42,23 @@ def main(dataset: Path, step: int, out_path: Path) -> None:
             lattice = [box for line in result.lines for box in line.lattice]
             decoded = decode_lattice(lattice, formats.for_item(row["meta"]))
             t2, c2 = time.perf_counter(), time.process_time()
-            out.write(json.dumps({
-                "file": row["file"], "meta": row["meta"], "truth": "".join(row["text"].upper().split()),
-                "raw": "".join(result.text.split()), "constrained": decoded.text, "reason": decoded.reason,
-                "read_ms": (t1 - t0) * 1e3, "decode_ms": (t2 - t1) * 1e3,
-                "read_cpu_ms": (c1 - c0) * 1e3, "decode_cpu_ms": (c2 - c1) * 1e3}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "file": row["file"],
+                        "meta": row["meta"],
+                        "truth": "".join(row["text"].upper().split()),
+                        "raw": "".join(result.text.split()),
+                        "constrained": decoded.text,
+                        "reason": decoded.reason,
+                        "read_ms": (t1 - t0) * 1e3,
+                        "decode_ms": (t2 - t1) * 1e3,
+                        "read_cpu_ms": (c1 - c0) * 1e3,
+                        "decode_cpu_ms": (c2 - c1) * 1e3,
+                    }
+                )
+                + "\n"
+            )
             out.flush()
 
 

@@ -56,8 +56,14 @@ def measure(out: Path, engine: str) -> dict[str, float]:
     lat = [r["latency_ms"] for r in recs if r["latency_ms"] is not None]
     wall = 1000 * tp["read_s"] / tp["images"]
     engine_ms = statistics.mean(lat) if lat else float("nan")
-    return {"images": tp["images"], "errors": errors, "images_per_s": tp["images_per_s"],
-            "wall_ms_per_image": wall, "engine_ms_per_image": engine_ms, "other_ms_per_image": wall - engine_ms}
+    return {
+        "images": tp["images"],
+        "errors": errors,
+        "images_per_s": tp["images_per_s"],
+        "wall_ms_per_image": wall,
+        "engine_ms_per_image": engine_ms,
+        "other_ms_per_image": wall - engine_ms,
+    }
 
 
 def read_once(ds, engine: str, setting: str, n: int, out: Path) -> dict[str, float]:
@@ -84,30 +90,56 @@ def summarize(engine: str, runs: list[dict], say) -> dict:
     reps = range(min(len(v) for v in by.values()))
     speedup = [by["local w2"][k]["images_per_s"] / by["local w1"][k]["images_per_s"] for k in reps]
     contention = [by["local w2"][k]["engine_ms_per_image"] / by["local w1"][k]["engine_ms_per_image"] for k in reps]
-    overhead = [(by["ray 1 actor"][k]["other_ms_per_image"] - by["local w1"][k]["other_ms_per_image"])
-                / by["local w1"][k]["engine_ms_per_image"] for k in reps]
+    overhead = [
+        (by["ray 1 actor"][k]["other_ms_per_image"] - by["local w1"][k]["other_ms_per_image"])
+        / by["local w1"][k]["engine_ms_per_image"]
+        for k in reps
+    ]
     ray2 = [by["ray 2 actors"][k]["images_per_s"] / by["local w2"][k]["images_per_s"] for k in reps]
     say(f"\n{engine}")
     for s in SETTINGS:
         rs = by[s]
-        other = (f"   other {spread([r['other_ms_per_image'] for r in rs], '5.2f')} ms/image"
-                 if s in ("local w1", "ray 1 actor") else "")  # with 2 at once, wall and engine time overlap
-        say(f"  {s:<13} {spread([r['images_per_s'] for r in rs], '6.1f')} images/s   "
+        other = (
+            f"   other {spread([r['other_ms_per_image'] for r in rs], '5.2f')} ms/image"
+            if s in ("local w1", "ray 1 actor")
+            else ""
+        )  # with 2 at once, wall and engine time overlap
+        say(
+            f"  {s:<13} {spread([r['images_per_s'] for r in rs], '6.1f')} images/s   "
             f"engine {spread([r['engine_ms_per_image'] for r in rs], '6.1f')} ms/image{other}"
-            + (f"   ERRORS {sum(r['errors'] for r in rs)}" if any(r["errors"] for r in rs) else ""))
-    say(f"  --workers 2 / --workers 1: {spread(speedup, '.2f')}x images/s (target >= 1.6x); engine time per "
+            + (f"   ERRORS {sum(r['errors'] for r in rs)}" if any(r["errors"] for r in rs) else "")
+        )
+    say(
+        f"  --workers 2 / --workers 1: {spread(speedup, '.2f')}x images/s (target >= 1.6x); engine time per "
         f"image with 2 workers / with 1: {spread(contention, '.2f')}x, so at most "
-        f"{2 / statistics.median(contention):.2f}x from 2 workers")
-    say(f"  Ray overhead against the local runner (1 actor / 1 worker): {spread([100 * o for o in overhead], '+.1f')}"
-        f"% of engine time per image (target < 5%)")
+        f"{2 / statistics.median(contention):.2f}x from 2 workers"
+    )
+    say(
+        f"  Ray overhead against the local runner (1 actor / 1 worker): {spread([100 * o for o in overhead], '+.1f')}"
+        f"% of engine time per image (target < 5%)"
+    )
     say(f"  Ray 2 actors / local --workers 2: {spread(ray2, '.2f')}x images/s")
-    return {"workers2_over_workers1": statistics.median(speedup), "engine_time_w2_over_w1": statistics.median(contention),
-            "ray_overhead_share": statistics.median(overhead), "ray2_over_local2": statistics.median(ray2)}
+    return {
+        "workers2_over_workers1": statistics.median(speedup),
+        "engine_time_w2_over_w1": statistics.median(contention),
+        "ray_overhead_share": statistics.median(overhead),
+        "ray2_over_local2": statistics.median(ray2),
+    }
 
 
 def machine() -> dict:
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    model = (
+        next(
+            (
+                ln.split(":", 1)[1].strip()
+                for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
     return {"cores": CORES, "cpu": model, "python": platform.python_version(), "load_avg": os.getloadavg()}
 
 
@@ -144,8 +176,12 @@ def main() -> None:
     after = machine()
     say(f"\nload average {after['load_avg'][0]:.1f} at the end; {time.monotonic() - started:.0f} s in all")
     if args.json:
-        args.json.write_text(json.dumps({"machine": before, "load_avg_end": after["load_avg"], "n": args.n,
-                                         "runs": runs, "ratios": ratios}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"machine": before, "load_avg_end": after["load_avg"], "n": args.n, "runs": runs, "ratios": ratios},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -109,8 +109,20 @@ def test_the_backend_is_an_engine_option_and_recorded(clean_dataset: Path, tmp_p
     backend, run.json the CPU's instruction sets and threads."""
     assert engine_options(["two-stage.backend=onnx"], ["two-stage"]) == {"two-stage": {"backend": "onnx"}}
     out = tmp_path / "run"
-    args = ["run", "--dataset", str(clean_dataset), "--engines", "two-stage", "--out", str(out), "--no-report",
-            "--limit", "2", "--engine-option", "two-stage.backend=torch"]
+    args = [
+        "run",
+        "--dataset",
+        str(clean_dataset),
+        "--engines",
+        "two-stage",
+        "--out",
+        str(out),
+        "--no-report",
+        "--limit",
+        "2",
+        "--engine-option",
+        "two-stage.backend=torch",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     info = json.loads((out / "engines" / "two-stage.json").read_text())["info"]

@@ -23,6 +23,7 @@ BR_PLATES = Path(__file__).resolve().parents[2] / "shared/trainsets/br_plates"
 
 # -- the split --------------------------------------------------------------------------------
 
+
 def test_folds_are_deterministic_group_pure_and_balanced():
     groups = [f"g{i % 7}" for i in range(40)] + [f"solo{i}" for i in range(10)]
     folds = assign_folds(groups, 4, seed=3)
@@ -65,19 +66,43 @@ def test_a_fold_never_trains_on_its_own_images():
         assert all(folds[i] == k for i in crop_images[~mask])
 
 
-@pytest.mark.parametrize("args", [["--folds", "1"], ["--folds", "7"], ["--group-by", "camera"],
-                                  ["--engines", "two-stage-finetuned"], ["--engines", "nope"],
-                                  ["--dataset", "no-such-set"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--folds", "1"],
+        ["--folds", "7"],
+        ["--group-by", "camera"],
+        ["--engines", "two-stage-finetuned"],
+        ["--engines", "nope"],
+        ["--dataset", "no-such-set"],
+    ],
+)
 def test_usage_errors_exit_2_before_any_work(args: list[str], tmp_path: Path):
     root = make_dataset(tmp_path / "d", ["AB12", "AB12", "CD34", "EF56", "GH78", "GH78"])  # 4 groups by text
     out = tmp_path / "r"
-    result = CliRunner().invoke(app, ["crossval", "--dataset", str(root), "--group-by", "text", "--folds", "2",
-                                      "--engines", "two-stage", "--out", str(out), *args])
+    result = CliRunner().invoke(
+        app,
+        [
+            "crossval",
+            "--dataset",
+            str(root),
+            "--group-by",
+            "text",
+            "--folds",
+            "2",
+            "--engines",
+            "two-stage",
+            "--out",
+            str(out),
+            *args,
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert not out.exists()
 
 
 # -- a real cross-validation --------------------------------------------------------------------
+
 
 def _plate_subset(root: Path, codes: int = 8, photos: int = 3) -> Path:
     """``codes`` plate codes with ``photos`` photos each from br_plates, copied into ``root``."""
@@ -102,10 +127,31 @@ def crossval_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip(f"{BR_PLATES} is not present")
     tmp = tmp_path_factory.mktemp("crossval")
     data, out = _plate_subset(tmp / "plates"), tmp / "run"
-    result = CliRunner().invoke(app, [
-        "crossval", "--dataset", str(data), "--folds", "2", "--group-by", "text", "--engines", "two-stage",
-        "--epochs", "1", "--val-images", "8", "--cache-dir", str(tmp / "cache"), "--out", str(out), "--no-report",
-        "--timeout", "900"])  # a reader starved by a busy machine is not an error of crossval
+    result = CliRunner().invoke(
+        app,
+        [
+            "crossval",
+            "--dataset",
+            str(data),
+            "--folds",
+            "2",
+            "--group-by",
+            "text",
+            "--engines",
+            "two-stage",
+            "--epochs",
+            "1",
+            "--val-images",
+            "8",
+            "--cache-dir",
+            str(tmp / "cache"),
+            "--out",
+            str(out),
+            "--no-report",
+            "--timeout",
+            "900",
+        ],
+    )  # a reader starved by a busy machine is not an error of crossval
     assert result.exit_code == 0, result.output
     return data, out
 

@@ -28,7 +28,13 @@ def test_fingerprint_changes_with_one_pixel(tmp_path: Path):
 
 def test_bad_label_rows_are_named_and_skipped(tmp_path: Path):
     root = make_dataset(tmp_path / "d", ["AB1", "CD2"])
-    raw = (root / "labels.csv").read_bytes() + b"003.png,\n" + b"004.png,\xff\xfeBAD\n" + b"justonefield\n" + b"000.png,DUP\n"
+    raw = (
+        (root / "labels.csv").read_bytes()
+        + b"003.png,\n"
+        + b"004.png,\xff\xfeBAD\n"
+        + b"justonefield\n"
+        + b"000.png,DUP\n"
+    )
     (root / "labels.csv").write_bytes(raw)
     ds = load_dataset(str(root))
     assert [it.file for it in ds.items] == ["000.png", "001.png"]
@@ -44,7 +50,8 @@ def test_jsonl_with_chars_and_meta(tmp_path: Path):
     (root / "images").mkdir(parents=True)
     render("A1").save(root / "images" / "a.png")
     (root / "labels.jsonl").write_text(
-        '{"file": "a.png", "text": "A1", "chars": [{"char": "A", "box": [10, 12, 30, 50]}, {"char": "1", "box": [32, 12, 50, 50]}], "meta": {"style": "ocr_font"}}\n'
+        '{"file": "a.png", "text": "A1", "chars": [{"char": "A", "box": [10, 12, 30, 50]}, '
+        '{"char": "1", "box": [32, 12, 50, 50]}], "meta": {"style": "ocr_font"}}\n'
         "{not json\n"
     )
     ds = load_dataset(str(root))

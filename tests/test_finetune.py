@@ -16,8 +16,23 @@ from ocr2stage.synth import STYLES, render_sample, sample_seed
 
 def _finetune(tmp_path: Path, dataset: Path | str) -> tuple[int, str, Path]:
     out = tmp_path / "tuned.pt"
-    args = ["finetune", "--dataset", str(dataset), "--out", str(out), "--n-images", "0", "--val-images", "2",
-            "--epochs", "1", "--seed", "5", "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "finetune",
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(out),
+        "--n-images",
+        "0",
+        "--val-images",
+        "2",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     result = CliRunner().invoke(app, args)
     return result.exit_code, result.output, out
 

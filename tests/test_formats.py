@@ -30,14 +30,17 @@ SERIALS = Path(__file__).resolve().parent.parent / "datasets" / "serials"
 CONTAINER = Format.from_fields("AAA[UJZ] NNNNNN C", "iso6346")
 
 
-@pytest.mark.parametrize(("check", "valid", "invalid"), [
-    ("iso6346", "CSQU3054383", "CSQU3054384"),
-    ("luhn", "79927398713", "79927398714"),
-    ("gs1_mod10", "4006381333931", "4006381333932"),
-    ("iso7064_mod11_10", "0792", "0794"),
-    ("iso7064_mod37_36", "A12425GABC1234002M", "A12425GABC1234002N"),
-    ("vin", "1M8GDM9AXKP042788", "1M8GDM9A1KP042788"),
-])
+@pytest.mark.parametrize(
+    ("check", "valid", "invalid"),
+    [
+        ("iso6346", "CSQU3054383", "CSQU3054384"),
+        ("luhn", "79927398713", "79927398714"),
+        ("gs1_mod10", "4006381333931", "4006381333932"),
+        ("iso7064_mod11_10", "0792", "0794"),
+        ("iso7064_mod37_36", "A12425GABC1234002M", "A12425GABC1234002N"),
+        ("vin", "1M8GDM9AXKP042788", "1M8GDM9A1KP042788"),
+    ],
+)
 def test_checks_accept_a_valid_code_and_refuse_one_character_off(check: str, valid: str, invalid: str) -> None:
     fn = check_function(check)
     assert fn(valid) and not fn(invalid)
@@ -76,9 +79,20 @@ def test_string_engines_get_the_cheapest_look_alike_edit_and_the_check_picks_amo
 
 
 def test_lattice_decoding_takes_the_most_probable_accepted_string_and_may_drop_a_box() -> None:
-    lattice = [(("C", 0.9), ("", 0.1)), (("S", 0.6), ("5", 0.4)), (("Q", 0.5), ("O", 0.3), ("0", 0.2)),
-               (("U", 0.9), ("", 0.1)), (("3", 0.9), ("", 0.1)), (("O", 0.6), ("0", 0.4)), (("5", 1.0),),
-               (("4", 1.0),), (("3", 1.0),), (("8", 1.0),), (("3", 0.8), ("", 0.2)), (("-", 0.5), ("", 0.5))]
+    lattice = [
+        (("C", 0.9), ("", 0.1)),
+        (("S", 0.6), ("5", 0.4)),
+        (("Q", 0.5), ("O", 0.3), ("0", 0.2)),
+        (("U", 0.9), ("", 0.1)),
+        (("3", 0.9), ("", 0.1)),
+        (("O", 0.6), ("0", 0.4)),
+        (("5", 1.0),),
+        (("4", 1.0),),
+        (("3", 1.0),),
+        (("8", 1.0),),
+        (("3", 0.8), ("", 0.2)),
+        (("-", 0.5), ("", 0.5)),
+    ]
     out = decode_lattice(lattice, CONTAINER)
     assert out.text == "CSQU3054383" and out.cost >= out.free_cost
     assert decode_lattice(lattice[:6], CONTAINER).reason == "no candidate fits the format"
@@ -138,8 +152,17 @@ def test_reader_with_a_format_matches_the_harness_decoding_and_keeps_the_raw_tex
 
 
 def _record(engine: str, truth: str, reading: dict, prediction: str) -> dict:
-    return {"engine": engine, "file": f"{truth}.png", "truth": truth, "prediction": prediction, "reading": reading,
-            "latency_ms": 1.0, "error": None, "meta": {"kind": "container"}, "truth_chars": None}
+    return {
+        "engine": engine,
+        "file": f"{truth}.png",
+        "truth": truth,
+        "prediction": prediction,
+        "reading": reading,
+        "latency_ms": 1.0,
+        "error": None,
+        "meta": {"kind": "container"},
+        "truth_chars": None,
+    }
 
 
 def test_results_table_and_metrics_count_read_right_misread_and_no_read_raw_and_with_formats() -> None:
@@ -165,12 +188,19 @@ def test_results_table_and_metrics_count_read_right_misread_and_no_read_raw_and_
     formats = run_formats(manifest)
     table = results_table(records, manifest, formats)
     assert table["constrained"].fillna("-").tolist() == [truth, truth, "-", truth]
-    assert table["raw_format_reason"].fillna("-").tolist() == ["does not fit the format", "-", "iso6346 check fails",
-                                                               "iso6346 check fails"]
+    assert table["raw_format_reason"].fillna("-").tolist() == [
+        "does not fit the format",
+        "-",
+        "iso6346 check fails",
+        "iso6346 check fails",
+    ]
     strings = format_metrics(table[table["engine"] == "strings"])
     assert (strings["raw"]["read_right"], strings["raw"]["misread"]) == (1, 2)
-    assert (strings["constrained"]["read_right"], strings["constrained"]["misread"],
-            strings["constrained"]["no_read"]) == (2, 0, 1)
+    assert (
+        strings["constrained"]["read_right"],
+        strings["constrained"]["misread"],
+        strings["constrained"]["no_read"],
+    ) == (2, 0, 1)
     per = strings["per_format"]["container"]
     assert (per["format_rejected_wrong"], per["check_rejected_wrong"], per["check_rejected_right"]) == (1, 1, 0)
     assert format_metrics(table[table["engine"] == "lattice"])["constrained"]["read_right"] == 1

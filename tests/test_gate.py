@@ -81,15 +81,18 @@ def planted(real_run: Path, dest: Path, edit: Callable[[list[dict[str, Any]]], N
     return dest
 
 
-def _misread(n: int, reading: Callable[[str], str] = lambda truth: "",
-             which: Callable[[str], bool] = lambda truth: True) -> Callable[[list[dict[str, Any]]], None]:
+def _misread(
+    n: int, reading: Callable[[str], str] = lambda truth: "", which: Callable[[str], bool] = lambda truth: True
+) -> Callable[[list[dict[str, Any]]], None]:
     """Make the first ``n`` correctly read images whose truth passes ``which`` read as
     ``reading(truth)`` (default: nothing)."""
+
     def edit(records: list[dict[str, Any]]) -> None:
         chosen = [r for r in records if r["prediction"] == r["truth"] and which(r["truth"])][:n]
         assert len(chosen) == n, "the real run has too few correct images to plant this"
         for r in chosen:
             r["prediction"] = reading(r["truth"])
+
     return edit
 
 
@@ -118,7 +121,10 @@ def test_baseline_keeps_per_image_outcomes_and_summary(real_run: Path, baseline:
     summary = json.loads((real_run / "summary.json").read_text())
     engine = data["engines"]["tesseract"]
     assert len(engine["outcomes"]) == len(data["dataset"]["images"]) == N_IMAGES
-    assert sum(o[0] for o in engine["outcomes"].values()) / N_IMAGES == summary["engines"]["tesseract"]["metrics"]["sequence_accuracy"]
+    assert (
+        sum(o[0] for o in engine["outcomes"].values()) / N_IMAGES
+        == summary["engines"]["tesseract"]["metrics"]["sequence_accuracy"]
+    )
     assert engine["metrics"] == summary["engines"]["tesseract"]["metrics"]
     assert engine["info"]["weights"] and data["dataset"]["fingerprint"] == summary["run"]["dataset"]["fingerprint"]
 
@@ -198,8 +204,9 @@ def test_engine_missing_from_run_cannot_be_judged(real_run: Path, no_latency: Pa
 def test_engine_that_failed_to_load_cannot_be_judged(real_run: Path, baseline: Path, no_latency: Path, tmp_path: Path):
     failed = tmp_path / "failed"
     shutil.copytree(real_run, failed)
-    (failed / "engines" / "tesseract.json").write_text(json.dumps(
-        {"engine": "tesseract", "info": None, "load_s": None, "error": "EngineUnavailable: no traineddata"}))
+    (failed / "engines" / "tesseract.json").write_text(
+        json.dumps({"engine": "tesseract", "info": None, "load_s": None, "error": "EngineUnavailable: no traineddata"})
+    )
     summarize(failed)
     assert run_gate(failed, baseline, no_latency, markdown=tmp_path / "gate.md") == 2
     assert "failed to load in the run: EngineUnavailable" in (tmp_path / "gate.md").read_text()
@@ -226,14 +233,32 @@ def test_cli_run_with_gate_returns_the_gate_exit_code(real_run: Path, baseline: 
     resumed = tmp_path / "resumed"
     shutil.copytree(real_run, resumed)
     dataset = json.loads((real_run / "run.json").read_text())["dataset"]["path"]
-    result = CliRunner().invoke(app, ["run", "--dataset", dataset, "--engines", "tesseract", "--out", str(resumed),
-                                      "--resume", "--no-report", "--gate", str(baseline)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            dataset,
+            "--engines",
+            "tesseract",
+            "--out",
+            str(resumed),
+            "--resume",
+            "--no-report",
+            "--gate",
+            str(baseline),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "regression gate: cannot judge (exit 2)" in result.output
 
 
-@pytest.mark.parametrize("problem", ["no baseline file", "not a baseline", "no run folder", "bad config key", "bad config value"])
-def test_unreadable_inputs_cannot_be_judged(problem: str, real_run: Path, baseline: Path, no_latency: Path, tmp_path: Path):
+@pytest.mark.parametrize(
+    "problem", ["no baseline file", "not a baseline", "no run folder", "bad config key", "bad config value"]
+)
+def test_unreadable_inputs_cannot_be_judged(
+    problem: str, real_run: Path, baseline: Path, no_latency: Path, tmp_path: Path
+):
     args = {"run_dir": real_run, "baseline": baseline, "config": no_latency}
     bad = tmp_path / "bad"
     if problem == "no baseline file":
@@ -264,8 +289,9 @@ def test_a_baseline_with_nothing_to_judge_cannot_pass(real_run: Path, baseline: 
     assert "nothing to judge" in (tmp_path / "gate.md").read_text()
 
 
-def test_results_that_disagree_with_predictions_cannot_pass(real_run: Path, baseline: Path, no_latency: Path,
-                                                            tmp_path: Path):
+def test_results_that_disagree_with_predictions_cannot_pass(
+    real_run: Path, baseline: Path, no_latency: Path, tmp_path: Path
+):
     """Issue 25.12: a run folder whose predictions were emptied (or rewritten) after its summary
     still held the old results.parquet and passed. Summarising removes the stale table; without
     that step the gate sees the disagreement. Either way: exit 2."""

@@ -10,7 +10,12 @@ from bench.metrics.text import align, cer, char_error_table, confusion_pairs, ed
 
 
 def test_align_marks_each_edit_on_its_characters():
-    assert align("SN7X", "SNZX") == [("equal", "S", "S"), ("equal", "N", "N"), ("replace", "7", "Z"), ("equal", "X", "X")]
+    assert align("SN7X", "SNZX") == [
+        ("equal", "S", "S"),
+        ("equal", "N", "N"),
+        ("replace", "7", "Z"),
+        ("equal", "X", "X"),
+    ]
     assert align("AB", "") == [("delete", "A", ""), ("delete", "B", "")]
     assert align("", "Q") == [("insert", "", "Q")]
 
@@ -25,8 +30,14 @@ def test_cer_and_edit_counts_by_hand():
 
 @pytest.mark.parametrize(
     ("truth", "pred", "kind"),
-    [("ABC", "ABC", "correct"), ("ABC", "", "no_text"), ("ABC", "AC", "missing_chars"),
-     ("ABC", "ABCC", "extra_chars"), ("ABC", "A8C", "substitutions"), ("ABCD", "A8CDE", "mixed")],
+    [
+        ("ABC", "ABC", "correct"),
+        ("ABC", "", "no_text"),
+        ("ABC", "AC", "missing_chars"),
+        ("ABC", "ABCC", "extra_chars"),
+        ("ABC", "A8C", "substitutions"),
+        ("ABCD", "A8CDE", "mixed"),
+    ],
 )
 def test_failure_classes(truth, pred, kind):
     assert failure_class(truth, pred) == kind

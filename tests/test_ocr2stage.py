@@ -74,8 +74,9 @@ def test_stage1_counts_characters_on_generated_images(detector: CharDetector) ->
     assert sum(found == truth for found, truth in counts) >= 5, counts
 
 
-@pytest.mark.parametrize(("options", "precision"), [({"bf16": True}, "bf16-backbone"),
-                                                   ({"int8": True}, "int8-backbone")])
+@pytest.mark.parametrize(
+    ("options", "precision"), [({"bf16": True}, "bf16-backbone"), ({"int8": True}, "int8-backbone")]
+)
 def test_reduced_precision_backbone_keeps_the_score_maps_and_the_characters(
     options: dict[str, bool], precision: str
 ) -> None:
@@ -167,8 +168,21 @@ def test_one_epoch_training_end_to_end(tmp_path: Path) -> None:
     from ocr2stage.cli import app
 
     out = tmp_path / "tiny.pt"
-    args = ["train", "--n-images", "8", "--val-images", "4", "--epochs", "1", "--seed", "5",
-            "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "train",
+        "--n-images",
+        "8",
+        "--val-images",
+        "4",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(sidecar(out).read_text())
@@ -213,8 +227,13 @@ def test_library_reads_without_the_harness() -> None:
 
 @pytest.mark.parametrize(
     "image",
-    [np.zeros((0, 0, 3), np.uint8), np.zeros((3, 3, 3), np.uint8), np.full((80, 300, 3), 255, np.uint8),
-     np.zeros((40, 40), np.uint8), np.zeros((5,), np.uint8)],
+    [
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((3, 3, 3), np.uint8),
+        np.full((80, 300, 3), 255, np.uint8),
+        np.zeros((40, 40), np.uint8),
+        np.zeros((5,), np.uint8),
+    ],
     ids=["empty", "3x3", "blank", "gray", "1d"],
 )
 def test_bad_input_gives_an_empty_reading(engine, image: np.ndarray) -> None:
@@ -270,8 +289,25 @@ def _fine_tune(tmp_path: Path, flag: str, folder: Path) -> tuple[str, dict]:
     from ocr2stage.cli import app
 
     out = tmp_path / "tuned.pt"
-    args = ["train", "--init", str(DEFAULT_PATH), flag, str(folder), "--n-images", "0", "--val-images", "2",
-            "--epochs", "1", "--seed", "5", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "train",
+        "--init",
+        str(DEFAULT_PATH),
+        flag,
+        str(folder),
+        "--n-images",
+        "0",
+        "--val-images",
+        "2",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(sidecar(out).read_text())
@@ -328,8 +364,10 @@ def test_the_proposal_budget_serves_the_tallest_line_first(detector: CharDetecto
 
     def texts(budget: int) -> list[str]:
         (lines,), p = second_look([gray], [joined_lines], probs, labels, reader.classifier.probabilities, budget)
-        read = ["".join(CLASSES[int(q.argmax())] for q in p[k : k + len(ln.chars)]) for k, ln in
-                zip(np.cumsum([0] + [len(ln.chars) for ln in lines[:-1]]), lines)]
+        read = [
+            "".join(CLASSES[int(q.argmax())] for q in p[k : k + len(ln.chars)])
+            for k, ln in zip(np.cumsum([0] + [len(ln.chars) for ln in lines[:-1]]), lines)
+        ]
         return [t.replace("<reject>", "?") for t in read]
 
     assert texts(1) == ["47:15", "?:15"]
@@ -372,7 +410,9 @@ def test_second_look_fixes_generated_codes_and_breaks_none(reader) -> None:
         if sample.meta["style"] == "nameplate":
             continue
         rgb = np.asarray(sample.image.convert("RGB"))
-        truth, before, now = (normalise(t) for t in (sample.text, without.read([rgb])[0].text, with_look.read([rgb])[0].text))
+        truth, before, now = (
+            normalise(t) for t in (sample.text, without.read([rgb])[0].text, with_look.read([rgb])[0].text)
+        )
         if before != truth and now == truth:
             fixed.append(i)
         if before == truth and now != truth:
@@ -384,7 +424,9 @@ def _text_labels(read: str, text: str) -> str:
     from ocr2stage.classification.net import CLASSES
     from ocr2stage.classification.text_labels import REJECT_SYMBOL, align_labels
 
-    return "".join("~" if k == len(CLASSES) - 1 else CLASSES[k] for k in align_labels(read.replace("~", REJECT_SYMBOL), text))
+    return "".join(
+        "~" if k == len(CLASSES) - 1 else CLASSES[k] for k in align_labels(read.replace("~", REJECT_SYMBOL), text)
+    )
 
 
 def test_a_code_text_labels_misread_and_rejected_crops_with_its_characters() -> None:

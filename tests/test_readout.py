@@ -5,12 +5,17 @@ import pytest
 from bench.engines.base import Line, Reading
 from bench.readout import normalize, read_out
 
-PLATE = Reading((
-    Line("California", (10, 5, 200, 25), 0.9),
-    Line("7ABC-123", (20, 40, 300, 110), 0.8),
-    Line("dmv.ca.gov", (60, 120, 180, 140), 0.95),
-))
-SERIAL = {"charset": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "normalize": {"uppercase": True, "remove_whitespace": True, "keep_only_charset": True}}
+PLATE = Reading(
+    (
+        Line("California", (10, 5, 200, 25), 0.9),
+        Line("7ABC-123", (20, 40, 300, 110), 0.8),
+        Line("dmv.ca.gov", (60, 120, 180, 140), 0.95),
+    )
+)
+SERIAL = {
+    "charset": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "normalize": {"uppercase": True, "remove_whitespace": True, "keep_only_charset": True},
+}
 
 
 def test_normalize_rules():
@@ -20,7 +25,10 @@ def test_normalize_rules():
 
 
 def test_all_lines_joins_in_order():
-    assert read_out(PLATE, {"normalize": {"uppercase": True, "remove_whitespace": True}}, "all_lines") == "CALIFORNIA7ABC-123DMV.CA.GOV"
+    assert (
+        read_out(PLATE, {"normalize": {"uppercase": True, "remove_whitespace": True}}, "all_lines")
+        == "CALIFORNIA7ABC-123DMV.CA.GOV"
+    )
 
 
 def test_tallest_line_picks_the_plate_code():
@@ -41,13 +49,15 @@ def test_empty_reading_and_unknown_mode():
 def test_fragments_group_into_lines_without_swallowing_captions():
     from bench.engines.order import into_lines
 
-    lines = into_lines([
-        ("FUW999", (60, 30, 250, 120), 0.9),   # the tall code
-        ("ALASKA", (10, 25, 55, 45), 0.8),     # a small caption beside its top edge
-        ("STATE", (10, 70, 55, 82), 0.8),      # a small caption level with its middle
-        ("SN", (10, 140, 40, 170), 0.9),
-        ("7X4Q", (50, 142, 120, 171), 0.7),
-    ])
+    lines = into_lines(
+        [
+            ("FUW999", (60, 30, 250, 120), 0.9),  # the tall code
+            ("ALASKA", (10, 25, 55, 45), 0.8),  # a small caption beside its top edge
+            ("STATE", (10, 70, 55, 82), 0.8),  # a small caption level with its middle
+            ("SN", (10, 140, 40, 170), 0.9),
+            ("7X4Q", (50, 142, 120, 171), 0.7),
+        ]
+    )
     assert [ln.text for ln in lines] == ["ALASKA", "FUW999", "STATE", "SN 7X4Q"]
     assert lines[3].box == (10, 140, 120, 171) and lines[3].confidence == 0.7
 

@@ -26,8 +26,14 @@ from bench.report import write_report
 from bench.report.gallery import CAP
 
 BROKEN = "engine_doubles:BrokenLoad"
-CODES = [("SN7X4Q99", "plain"), ("LOT2024A", "plain"), ("AB12CD", "plain"), ("PN4471", "small"),
-         ("X9Y8Z7", "small"), ("QA5S0G6", "small")]
+CODES = [
+    ("SN7X4Q99", "plain"),
+    ("LOT2024A", "plain"),
+    ("AB12CD", "plain"),
+    ("PN4471", "small"),
+    ("X9Y8Z7", "small"),
+    ("QA5S0G6", "small"),
+]
 
 
 def make_sliced_dataset(root: Path) -> Path:
@@ -207,15 +213,20 @@ def test_report_in_a_real_browser(which: str, real_run: Path, big_report: tuple[
         images = browser.eval("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         assert images and all(images), "every chart and thumbnail is rendered"
         cards = browser.eval("document.querySelectorAll('.card').length")
-        browser.eval("var s = document.getElementById('f-engine'); s.value = 'tesseract';"
-                     "s.dispatchEvent(new Event('change'))")
+        browser.eval(
+            "var s = document.getElementById('f-engine'); s.value = 'tesseract';s.dispatchEvent(new Event('change'))"
+        )
         shown = browser.eval("document.querySelectorAll('.card:not(.hidden)').length")
         assert 0 < shown <= cards
         assert browser.eval("document.getElementById('f-count').textContent") == f"showing {shown} of {cards}"
-        browser.eval("document.querySelector('.f-slice').value = 'small';"
-                     "document.querySelector('.f-slice').dispatchEvent(new Event('change'))")
-        assert browser.eval("Array.from(document.querySelectorAll('.card:not(.hidden)'))"
-                            ".every(c => c.getAttribute('data-s-1') === 'small')")
+        browser.eval(
+            "document.querySelector('.f-slice').value = 'small';"
+            "document.querySelector('.f-slice').dispatchEvent(new Event('change'))"
+        )
+        assert browser.eval(
+            "Array.from(document.querySelectorAll('.card:not(.hidden)'))"
+            ".every(c => c.getAttribute('data-s-1') === 'small')"
+        )
         shot = browser.screenshot(tmp_path / "report.png", 0, 3000)
         assert browser.errors == []
     assert shot.stat().st_size > 50_000

@@ -24,11 +24,21 @@ def make_run(tmp_path: Path, right: dict[str, int], n: int = 100, ms: dict[str, 
         for i in range(n):
             truth = f"SN{i:05d}"
             pred = truth if i < k else truth[:-1]
-            rows.append({"engine": engine, "file": f"{i}.png", "truth": truth, "prediction": pred,
-                         "correct": pred == truth, "cer": 0.0 if pred == truth else 1 / len(truth),
-                         "edits": int(pred != truth), "latency_ms": (ms or {}).get(engine, 10.0), "error": None,
-                         "failure": "correct" if pred == truth else "missing_chars",
-                         "meta.style": "etched" if i % 2 else "printed"})
+            rows.append(
+                {
+                    "engine": engine,
+                    "file": f"{i}.png",
+                    "truth": truth,
+                    "prediction": pred,
+                    "correct": pred == truth,
+                    "cer": 0.0 if pred == truth else 1 / len(truth),
+                    "edits": int(pred != truth),
+                    "latency_ms": (ms or {}).get(engine, 10.0),
+                    "error": None,
+                    "failure": "correct" if pred == truth else "missing_chars",
+                    "meta.style": "etched" if i % 2 else "printed",
+                }
+            )
     records = {e: {"engine": e, "info": {"label": LABELS[e]}, "load_s": 1.0, "error": None} for e in right}
     return Run(tmp_path, {"engines": list(right)}, {}, records, pd.DataFrame(rows))
 
@@ -73,10 +83,12 @@ def test_home_advantage_is_stated(tmp_path: Path) -> None:
     run.run["manifest"] = {"generator": {"recipe": "ocr2stage.synth/1", "seed": 20261125, "n": 100}}
     _trained(tmp_path, run, "a", n_images=2800, seed=1)
     home = [line for line in findings([engine_stats(run, e) for e in run.engines], run) if "Home advantage" in line]
-    assert home == ["Home advantage: a was trained on 2,800 images from ocr2stage.synth, the generator that rendered "
-                    "this set (ocr2stage.synth/1; training seed 1, this set's seed is 20261125, so no image is shared); "
-                    "no other engine here records training on it. Its accuracy here may overstate what it reads on "
-                    "codes from elsewhere."]
+    assert home == [
+        "Home advantage: a was trained on 2,800 images from ocr2stage.synth, the generator that rendered "
+        "this set (ocr2stage.synth/1; training seed 1, this set's seed is 20261125, so no image is shared); "
+        "no other engine here records training on it. Its accuracy here may overstate what it reads on "
+        "codes from elsewhere."
+    ]
 
 
 def test_no_home_advantage_on_other_sets_or_unknown_weights(tmp_path: Path) -> None:
@@ -90,18 +102,23 @@ def test_no_home_advantage_on_other_sets_or_unknown_weights(tmp_path: Path) -> N
     _trained(tmp_path, run, "a", n_images=0, seed=1, init=str(tmp_path / "base.pt"))
     (tmp_path / "base.json").write_text(json.dumps({"n_images": 500, "seed": 7}))
     home = [line for line in findings(stats, run) if "Home advantage" in line]
-    assert len(home) == 1 and "500 images" in home[0] and "it may have seen these very images" in home[0], \
+    assert len(home) == 1 and "500 images" in home[0] and "it may have seen these very images" in home[0], (
         "fine-tuned from weights trained on the same seed"
+    )
 
 
 def test_machine_line_shows_instruction_sets_and_threads_when_recorded(tmp_path: Path) -> None:
     run = make_run(tmp_path, {"a": 1})
     run.run["machine"] = {"platform": "Linux-6", "python": "3.11.7", "cpu": "Xeon", "cores": 2, "gpu": None}
     assert machine(run) == "Xeon, 2 cores; no GPU; Linux-6; Python 3.11.7"
-    run.run["machine"].update(isa={"avx2": True, "avx512": True, "bf16": False, "vnni": True, "amx": False},
-                              threads={"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": None, "torch": 2, "torch_interop": 2})
-    assert machine(run) == ("Xeon, 2 cores; threads: OMP_NUM_THREADS=2, torch 2, interop 2; CPU features: avx2, avx512, "
-                            "vnni (no bf16, amx); no GPU; Linux-6; Python 3.11.7")
+    run.run["machine"].update(
+        isa={"avx2": True, "avx512": True, "bf16": False, "vnni": True, "amx": False},
+        threads={"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": None, "torch": 2, "torch_interop": 2},
+    )
+    assert machine(run) == (
+        "Xeon, 2 cores; threads: OMP_NUM_THREADS=2, torch 2, interop 2; CPU features: avx2, avx512, "
+        "vnni (no bf16, amx); no GPU; Linux-6; Python 3.11.7"
+    )
     run.run["machine"].update(isa=None, threads={"torch": 1, "per_worker": 1})
     assert machine(run) == "Xeon, 2 cores; threads: torch 1, 1 per worker; no GPU; Linux-6; Python 3.11.7"
     assert ("machine", machine(run)) in reproducibility(run)
@@ -127,7 +144,10 @@ def test_gallery_ranks_images_most_engines_wrong_first(tmp_path: Path) -> None:
 
 
 def test_character_boxes_become_one_svg_path() -> None:
-    reading = {"lines": [{"text": "AB", "chars": [{"text": "A", "box": [1, 2, 11, 22]},
-                                                  {"text": "B", "box": [12.4, 2, 20.6, 22]}]},
-                         {"text": "?", "chars": None}]}
+    reading = {
+        "lines": [
+            {"text": "AB", "chars": [{"text": "A", "box": [1, 2, 11, 22]}, {"text": "B", "box": [12.4, 2, 20.6, 22]}]},
+            {"text": "?", "chars": None},
+        ]
+    }
     assert boxes_path(char_boxes(reading)) == "M1 2h10v20h-10zM12 2h8v20h-8z"

@@ -103,12 +103,21 @@ def test_code_confidence_is_the_chosen_lines() -> None:
 
 # --- the gate's operating-point rule, on hand-built snapshots (no engine run) ---
 
+
 def snapshot(outcomes_: dict[str, list]) -> dict:
     images = {f: 6 for f in outcomes_}
-    return {"dataset": {"name": "hand", "fingerprint": "sha256:x", "n": len(images), "limit": None,
-                        "images": images, "slices": {}},
-            "scoring": {}, "engines": {"e": {"info": {}, "error": None, "metrics": {}, "slices": {},
-                                             "outcomes": outcomes_}}}
+    return {
+        "dataset": {
+            "name": "hand",
+            "fingerprint": "sha256:x",
+            "n": len(images),
+            "limit": None,
+            "images": images,
+            "slices": {},
+        },
+        "scoring": {},
+        "engines": {"e": {"info": {}, "error": None, "metrics": {}, "slices": {}, "outcomes": outcomes_}},
+    }
 
 
 FILES = [f"{i:03d}.png" for i in range(200)]
@@ -138,7 +147,9 @@ def test_gate_holds_the_read_rate_at_one_percent_misreads() -> None:
 
 
 def test_gate_rule_is_off_by_default_and_cannot_judge_old_baselines() -> None:
-    assert not any("misreads" in c.name for c in evaluate(snapshot(BASE), snapshot(BASE), GateConfig(latency_reference="")))
+    assert not any(
+        "misreads" in c.name for c in evaluate(snapshot(BASE), snapshot(BASE), GateConfig(latency_reference=""))
+    )
     old = {f: o[:2] for f, o in BASE.items()}
     check = rule(evaluate(snapshot(BASE), snapshot(old), HOLD))
     assert check.status == "error" and "baseline has no code confidences" in check.detail
@@ -156,6 +167,7 @@ def test_gate_outputs_show_the_rule(tmp_path: Path) -> None:
 
 # --- performance: 10,000 rows ---
 
+
 def test_ten_thousand_rows_summary() -> None:
     """The metrics a 10,000-row summary adds (curve, ECE, both operating points with 2,000
     bootstrap resamples of the cross-fit): results checked, time printed (not asserted: the
@@ -164,14 +176,24 @@ def test_ten_thousand_rows_summary() -> None:
     n = 10_000
     correct = rng.random(n) < 0.9  # a good engine: right codes mostly confident, misreads spread out
     conf = np.where(correct, rng.beta(30, 1, n), rng.beta(3, 2, n))
-    rows = pd.DataFrame({"engine": "synthetic", "file": [f"{i:05d}.png" for i in range(n)],
-                         "truth": "AB12", "prediction": np.where(rng.random(n) < 0.02, "", "AB12"),
-                         "correct": correct, "error": None, "confidence": conf})
+    rows = pd.DataFrame(
+        {
+            "engine": "synthetic",
+            "file": [f"{i:05d}.png" for i in range(n)],
+            "truth": "AB12",
+            "prediction": np.where(rng.random(n) < 0.02, "", "AB12"),
+            "correct": correct,
+            "error": None,
+            "confidence": conf,
+        }
+    )
     rows.loc[rows["prediction"] == "", ["correct", "confidence"]] = [False, np.nan]
     start, cpu = time.perf_counter(), time.process_time()
     m = misread_metrics(rows)
-    print(f"misread metrics of 10,000 rows: {time.perf_counter() - start:.2f} s wall, "
-          f"{time.process_time() - cpu:.2f} s CPU")
+    print(
+        f"misread metrics of 10,000 rows: {time.perf_counter() - start:.2f} s wall, "
+        f"{time.process_time() - cpu:.2f} s CPU"
+    )
     assert m is not None
     assert m["read_rate_unthresholded"] == pytest.approx((rows["prediction"] != "").mean())
     for p in m["operating_points"]:
@@ -186,21 +208,24 @@ def test_ten_thousand_rows_summary() -> None:
 
 # --- the report section on a real run ---
 
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_report_section_on_a_real_run(tmp_path: Path) -> None:
     """Two-stage and Tesseract on the first 30 serials images: the section, its charts, and one
     decision bullet per operating point."""
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--limit", "30", "--engines",
-                                      "two-stage,tesseract", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["run", "--dataset", "serials", "--limit", "30", "--engines", "two-stage,tesseract", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
-    section = html[html.index('<section id="misreads">'):html.index('<section id="slices">')]
+    section = html[html.index('<section id="misreads">') : html.index('<section id="slices">')]
     assert section.count("data:image/svg+xml;base64,") == 2
     assert "Cross-fitted" in section and "two-stage" in section and "tesseract" in section
     assert "At &lt;= 1% misreads (threshold chosen on the other half of the images): " in html
     assert "At &lt;= 0.1% misreads" in html
     import json
+
     misreads = json.loads((out / "summary.json").read_text())["engines"]["two-stage"]["metrics"]["misreads"]
     assert [p["max_misread"] for p in misreads["operating_points"]] == [0.01, 0.001]

@@ -24,10 +24,18 @@ BENCH = str(Path(sys.executable).parent / "bench")
 
 def test_cli_run_writes_every_result_file(clean_dataset: Path, tmp_path: Path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", "--dataset", str(clean_dataset), "--engines", "tesseract",
-                                      "--out", str(out), "--no-report"])
+    result = CliRunner().invoke(
+        app, ["run", "--dataset", str(clean_dataset), "--engines", "tesseract", "--out", str(out), "--no-report"]
+    )
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} >= {"run.json", "engines", "predictions", "results.parquet", "results.csv", "summary.json"}
+    assert {p.name for p in out.iterdir()} >= {
+        "run.json",
+        "engines",
+        "predictions",
+        "results.parquet",
+        "results.csv",
+        "summary.json",
+    }
     summary = json.loads((out / "summary.json").read_text())
     t = summary["engines"]["tesseract"]
     assert t["info"]["label"].startswith("Tesseract 5") and t["load_s"] > 0
@@ -39,10 +47,17 @@ def test_cli_run_writes_every_result_file(clean_dataset: Path, tmp_path: Path):
     assert (table["correct"] == (table["truth"] == table["prediction"])).all()
 
 
-@pytest.mark.parametrize("args", [["--engines", "nope"], ["--dataset", "no-such-set"], ["--readout", "longest"],
-                                  ["--engine-option", "tesseract.classifier=x.pt"],
-                                  ["--engine-option", "two-stage.classifier=x.pt"],
-                                  ["--engine-option", "tesseract"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--engines", "nope"],
+        ["--dataset", "no-such-set"],
+        ["--readout", "longest"],
+        ["--engine-option", "tesseract.classifier=x.pt"],
+        ["--engine-option", "two-stage.classifier=x.pt"],
+        ["--engine-option", "tesseract"],
+    ],
+)
 def test_usage_errors_exit_before_work(args: list[str], clean_dataset: Path, tmp_path: Path):
     base = ["run", "--dataset", str(clean_dataset), "--engines", "tesseract", "--out", str(tmp_path / "r")]
     result = CliRunner().invoke(app, base + args)
@@ -56,7 +71,9 @@ def test_per_image_problems_are_recorded_and_the_run_goes_on(tmp_path: Path):
     with (root / "labels.csv").open("a") as f:
         f.write("bad.png,EF56\nmissing.png,GH78\n")
     run_dir = run(load_dataset(str(root)), RunOptions(engines=("tesseract",)), tmp_path / "run")
-    recs = {r["file"]: r for r in map(json.loads, (run_dir / "predictions" / "tesseract.jsonl").read_text().splitlines())}
+    recs = {
+        r["file"]: r for r in map(json.loads, (run_dir / "predictions" / "tesseract.jsonl").read_text().splitlines())
+    }
     assert "corrupt or unreadable image: bad.png" in recs["bad.png"]["error"]
     assert "image not found" in recs["missing.png"]["error"]
     assert recs["000.png"]["error"] is None and recs["000.png"]["prediction"] == "AB12"
@@ -78,7 +95,12 @@ def test_engine_crash_hang_and_load_failure_lose_nothing_else(tmp_path: Path):
     assert [r["file"] for r in recs] == order  # every image has exactly one result
     assert "process died (exit code 3)" in by_file["crash.png"]["error"]
     assert "timeout" in by_file["hang.png"]["error"]
-    assert [by_file[f]["prediction"] for f in ("000.png", "001.png", "002.png", "003.png")] == ["AB12", "CD34", "EF56", "GH78"]
+    assert [by_file[f]["prediction"] for f in ("000.png", "001.png", "002.png", "003.png")] == [
+        "AB12",
+        "CD34",
+        "EF56",
+        "GH78",
+    ]
     assert "weights exploded" in json.loads((run_dir / "engines" / f"{broken}.json").read_text())["error"]
     assert len((run_dir / "predictions" / "tesseract.jsonl").read_text().splitlines()) == 6
 
@@ -113,10 +135,17 @@ def test_resume_refuses_another_dataset(tmp_path: Path):
     b = make_dataset(tmp_path / "b", ["ZZ99"])
     out = tmp_path / "run"
     runner = CliRunner()
-    assert runner.invoke(app, ["run", "--dataset", str(a), "--engines", "tesseract", "--out", str(out), "--no-report"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["run", "--dataset", str(a), "--engines", "tesseract", "--out", str(out), "--no-report"]
+        ).exit_code
+        == 0
+    )
     again = runner.invoke(app, ["run", "--dataset", str(a), "--engines", "tesseract", "--out", str(out), "--no-report"])
     assert again.exit_code == 2 and "--resume" in again.output
-    other = runner.invoke(app, ["run", "--dataset", str(b), "--engines", "tesseract", "--out", str(out), "--no-report", "--resume"])
+    other = runner.invoke(
+        app, ["run", "--dataset", str(b), "--engines", "tesseract", "--out", str(out), "--no-report", "--resume"]
+    )
     assert other.exit_code == 2 and "another version of the dataset" in other.output
 
 
@@ -125,7 +154,14 @@ def test_serials_metadata_become_slices(tmp_path: Path):
     from bench.results import summarize
 
     slices = summarize(run_dir)["engines"]["tesseract"]["slices"]
-    assert set(slices["style"]) == {"laser_etched", "dot_matrix", "thermal_label", "embossed", "segment_display", "ocr_font"}
+    assert set(slices["style"]) == {
+        "laser_etched",
+        "dot_matrix",
+        "thermal_label",
+        "embossed",
+        "segment_display",
+        "ocr_font",
+    }
     assert sum(m["n"] for m in slices["style"].values()) == 12
     assert "length" in slices
     table = pd.read_parquet(run_dir / "results.parquet")
@@ -141,8 +177,12 @@ def test_engines_take_turns_of_sixteen_images(tmp_path: Path):
     out = tmp_path / "run"
     engines = ("tesseract", "engine_doubles:FaultyTesseract")
     order: list[str] = []
-    run(ds, RunOptions(engines=engines), out,
-        on_event=lambda engine, event, n: order.extend([engine] * n if event == "advance" else []))
+    run(
+        ds,
+        RunOptions(engines=engines),
+        out,
+        on_event=lambda engine, event, n: order.extend([engine] * n if event == "advance" else []),
+    )
     a, b = engines
     assert order == [a] * TURN + [b] * TURN + [b] * TURN + [a] * TURN + [a] * 10 + [b] * 10
     for e in engines:
@@ -171,9 +211,17 @@ def test_two_stage_reads_with_a_classifier_given_as_an_engine_option(clean_datas
     assert resumed.exit_code == 2 and "engine options" in resumed.output
 
 
-@pytest.mark.parametrize("args", [["--timeout", "0"], ["--timeout", "-1"], ["--engines", "nosuchmod:Cls"],
-                                  ["--engines", "engine_doubles:NoSuchClass"], ["--engines", ","],
-                                  ["--engines", "tesseract,tesseract"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "0"],
+        ["--timeout", "-1"],
+        ["--engines", "nosuchmod:Cls"],
+        ["--engines", "engine_doubles:NoSuchClass"],
+        ["--engines", ","],
+        ["--engines", "tesseract,tesseract"],
+    ],
+)
 def test_settings_that_would_lose_every_image_exit_before_work(args: list[str], clean_dataset: Path, tmp_path: Path):
     """Issues 25.13 and 25.14: a non-positive timeout, an engine that cannot be imported and an empty
     engine list used to start (and lose every image, or run nothing and exit 0)."""
@@ -181,15 +229,25 @@ def test_settings_that_would_lose_every_image_exit_before_work(args: list[str], 
     result = CliRunner().invoke(app, base + args)
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "r").exists()
-    assert any(w in result.output for w in ("timeout must be a positive", "cannot import", "has no engine class",
-                                            "--engines is empty", "named more than once")), result.output
+    assert any(
+        w in result.output
+        for w in (
+            "timeout must be a positive",
+            "cannot import",
+            "has no engine class",
+            "--engines is empty",
+            "named more than once",
+        )
+    ), result.output
 
 
 def test_invalid_manifest_exits_2_naming_the_field(tmp_path: Path):
     """Issue 25.4: ``"readout": "middle_line"`` crashed mid-run; now exit 2 before any work."""
     root = make_dataset(tmp_path / "d", ["AB12"])
     (root / "manifest.json").write_text('{"readout": "middle_line"}')
-    result = CliRunner().invoke(app, ["run", "--dataset", str(root), "--engines", "tesseract", "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["run", "--dataset", str(root), "--engines", "tesseract", "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 2 and "field 'readout' is 'middle_line'" in result.output
     assert not (tmp_path / "r").exists()
 
@@ -247,8 +305,12 @@ def test_killing_the_worker_at_random_points_loses_nothing(tmp_path: Path):
         time.sleep(rng.uniform(0, 0.1))
         pids = _worker_pids(proc.pid)
         # the parent's own multiprocessing helper is not a worker: kill the one that runs `serve`
-        workers = [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
-                   and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+        workers = [
+            p
+            for p in pids
+            if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+            and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         if workers:
             os.kill(workers[0], signal.SIGKILL)
             kills += 1
@@ -276,9 +338,11 @@ def test_resume_refuses_other_engines_readout_or_limit(clean_dataset: Path, tmp_
     base = ["run", "--dataset", str(clean_dataset), "--out", str(out), "--no-report"]
     assert CliRunner().invoke(app, base + ["--engines", "tesseract"]).exit_code == 0
     before = (out / "run.json").read_text()
-    for extra, what in ((["--engines", "tesseract,engine_doubles:FaultyTesseract"], "engines"),
-                        (["--engines", "tesseract", "--readout", "tallest_line"], "scoring"),
-                        (["--engines", "tesseract", "--limit", "2"], "limit")):
+    for extra, what in (
+        (["--engines", "tesseract,engine_doubles:FaultyTesseract"], "engines"),
+        (["--engines", "tesseract", "--readout", "tallest_line"], "scoring"),
+        (["--engines", "tesseract", "--limit", "2"], "limit"),
+    ):
         result = CliRunner().invoke(app, base + extra + ["--resume"], terminal_width=300)
         assert result.exit_code == 2 and f"it was run with {what}" in result.output.replace("\n", ""), result.output
     assert (out / "run.json").read_text() == before
@@ -296,7 +360,10 @@ def test_resume_retries_errored_images_unless_kept(tmp_path: Path):
     preds.write_text("".join(json.dumps(r) + "\n" for r in recs))
     base = ["run", "--dataset", str(root), "--engines", "tesseract", "--out", str(out), "--no-report", "--resume"]
     kept = CliRunner().invoke(app, base + ["--keep-errors"])
-    assert kept.exit_code == 0 and sum(r["error"] is not None for r in map(json.loads, preds.read_text().splitlines())) == 2
+    assert (
+        kept.exit_code == 0
+        and sum(r["error"] is not None for r in map(json.loads, preds.read_text().splitlines())) == 2
+    )
     retried = CliRunner().invoke(app, base)
     assert retried.exit_code == 0, retried.output
     after = [json.loads(x) for x in preds.read_text().splitlines()]
@@ -312,8 +379,11 @@ def test_run_json_says_where_the_data_came_from(tmp_path: Path):
     pointer.mkdir()
     (pointer / "manifest.json").write_text('{"root": "../data"}')
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", "--dataset", str(pointer), "--engines", "tesseract", "--out", str(out),
-                                      "--no-report"], terminal_width=300)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--dataset", str(pointer), "--engines", "tesseract", "--out", str(out), "--no-report"],
+        terminal_width=300,
+    )
     assert result.exit_code == 0 and f"data: {data.resolve()} (the 'root' of" in result.output.replace("\n", "")
     dataset = json.loads((out / "run.json").read_text())["dataset"]
     assert dataset["path"] == str(data.resolve()) and dataset["folder"] == str(pointer.resolve())

@@ -60,8 +60,21 @@ def test_two_workers_read_what_one_reads_in_the_datasets_order(tmp_path: Path):
 
 def test_two_workers_killed_and_resumed_lose_nothing(tmp_path: Path):
     out = tmp_path / "run"
-    cmd = [str(BIN / "bench"), "run", "--dataset", "serials", "--limit", str(N), "--engines", "tesseract",
-           "--workers", "2", "--out", str(out), "--no-report"]
+    cmd = [
+        str(BIN / "bench"),
+        "run",
+        "--dataset",
+        "serials",
+        "--limit",
+        str(N),
+        "--engines",
+        "tesseract",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--no-report",
+    ]
     preds = out / "predictions" / "tesseract.jsonl"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     _wait_for_lines(preds, 3, proc)
@@ -83,8 +96,25 @@ def test_batches_are_read_alike_and_say_their_latency_is_not_measured(tmp_path: 
     ds = load_dataset("serials")
     one = run(ds, RunOptions(engines=("tesseract",), limit=8), tmp_path / "one")
     out = tmp_path / "batch"
-    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--limit", "8", "--engines", "tesseract",
-                                      "--batch", "4", "--workers", "2", "--out", str(out), "--no-report"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "serials",
+            "--limit",
+            "8",
+            "--engines",
+            "tesseract",
+            "--batch",
+            "4",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+            "--no-report",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _predictions(out) == _predictions(one)
     assert all(r["latency_ms"] is None for r in _records(out))
@@ -93,24 +123,34 @@ def test_batches_are_read_alike_and_say_their_latency_is_not_measured(tmp_path: 
     assert summary["engines"]["tesseract"]["metrics"]["p50_ms"] is None
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--workers", "0"], "--workers"), (["--batch", "0"], "--batch"),
-    (["--cluster", "somewhere"], "use one of local, auto, ray://HOST:PORT"),
-    (["--engine-resources", "tesseract=cpu:1"], "go with --cluster"),
-    (["--cluster", "local", "--engine-resources", "tesseract=cpu:lots"], "is not RESOURCE:AMOUNT"),
-    (["--cluster", "local", "--engine-resources", "easyocr=cpu:1"], "ENGINE one of tesseract"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "0"], "--workers"),
+        (["--batch", "0"], "--batch"),
+        (["--cluster", "somewhere"], "use one of local, auto, ray://HOST:PORT"),
+        (["--engine-resources", "tesseract=cpu:1"], "go with --cluster"),
+        (["--cluster", "local", "--engine-resources", "tesseract=cpu:lots"], "is not RESOURCE:AMOUNT"),
+        (["--cluster", "local", "--engine-resources", "easyocr=cpu:1"], "ENGINE one of tesseract"),
+    ],
+)
 def test_bad_scaling_options_exit_2_before_any_work(args: list[str], message: str, tmp_path: Path):
-    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--engines", "tesseract",
-                                      "--out", str(tmp_path / "r"), *args], terminal_width=300)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--dataset", "serials", "--engines", "tesseract", "--out", str(tmp_path / "r"), *args],
+        terminal_width=300,
+    )
     assert result.exit_code == 2 and message in result.output.replace("\n", ""), result.output
     assert not (tmp_path / "r").exists()
 
 
 def test_cluster_without_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed: import fails
-    result = CliRunner().invoke(app, ["run", "--dataset", "serials", "--engines", "tesseract", "--cluster", "local",
-                                      "--out", str(tmp_path / "r")], terminal_width=300)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--dataset", "serials", "--engines", "tesseract", "--cluster", "local", "--out", str(tmp_path / "r")],
+        terminal_width=300,
+    )
     assert result.exit_code == 2, result.output
     assert "pip install 'ocr2stage-bench[ray]'" in result.output.replace("\n", ""), result.output
     assert not (tmp_path / "r").exists()
@@ -152,14 +192,20 @@ class _FakeRay:
         handle.free_at = float("inf")
 
 
-def _fake_ray_read(seconds: dict[str, float], timeout_s: float, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, str | None], int]:
+def _fake_ray_read(
+    seconds: dict[str, float], timeout_s: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, str | None], int]:
     """Each image's error (None when read) and how many actors were started, one worker."""
     import bench.cluster as cluster
 
     monkeypatch.setattr(cluster, "require_ray", _FakeRay)
-    pool = cluster.RayPool("tesseract", RunOptions(engines=("tesseract",), timeout_s=timeout_s), tmp_path,
-                           lambda *_: None, cluster.ClusterSpec("auto"))
+    pool = cluster.RayPool(
+        "tesseract",
+        RunOptions(engines=("tesseract",), timeout_s=timeout_s),
+        tmp_path,
+        lambda *_: None,
+        cluster.ClusterSpec("auto"),
+    )
     started: list[_FakeActor] = []
 
     def start(slot: Any, k: int) -> None:  # a new actor, loaded at once
@@ -172,15 +218,15 @@ def _fake_ray_read(seconds: dict[str, float], timeout_s: float, tmp_path: Path,
     return results, len(started)
 
 
-def test_a_chunk_queued_behind_another_in_an_actor_is_not_timed_out(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch):
+def test_a_chunk_queued_behind_another_in_an_actor_is_not_timed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # both sent at once; b answers 1.2 s after it was sent, 0.6 s after the actor started it
     results, actors = _fake_ray_read({"a.png": 0.6, "b.png": 0.6}, 1.0, tmp_path, monkeypatch)
     assert results == {"a.png": None, "b.png": None} and actors == 1
 
 
-def test_an_image_that_hangs_costs_two_timeouts_and_no_image_queued_behind_it(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch):
+def test_an_image_that_hangs_costs_two_timeouts_and_no_image_queued_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     # hang.png times out on two actors, with ok.png queued behind it each time: ok.png was never
     # started there, so it is sent again without using its retry, and read by the third actor
     results, actors = _fake_ray_read({"hang.png": float("inf"), "ok.png": 0.01}, 0.3, tmp_path, monkeypatch)
@@ -193,8 +239,11 @@ def test_an_image_that_hangs_costs_two_timeouts_and_no_image_queued_behind_it(tm
 
 def _has_ray_token() -> bool:
     """A token where Ray looks for one (docs.ray.io ray-security/token-auth)."""
-    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-                or (Path.home() / ".ray" / "auth_token").is_file())
+    return bool(
+        os.environ.get("RAY_AUTH_TOKEN")
+        or os.environ.get("RAY_AUTH_TOKEN_PATH")
+        or (Path.home() / ".ray" / "auth_token").is_file()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -213,17 +262,34 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from bench.cluster import SLOW_START
 
     if not _has_ray_token():
-        subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True, timeout=300)
+        subprocess.run(
+            [str(BIN / "ray"), "get-auth-token", "--generate"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=300,
+        )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("ray-head") / "head.log"
     with log.open("w") as out:
-        head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus=2", f"--port={port}",
-                                 "--include-dashboard=false", "--disable-usage-stats"],
-                                stdout=out, stderr=subprocess.STDOUT, env={**SLOW_START, **os.environ},
-                                start_new_session=True)
+        head = subprocess.Popen(
+            [
+                str(BIN / "ray"),
+                "start",
+                "--head",
+                "--block",
+                "--num-cpus=2",
+                f"--port={port}",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**SLOW_START, **os.environ},
+            start_new_session=True,
+        )
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.time() + 300
@@ -273,8 +339,9 @@ def test_ray_actors_read_what_the_local_runner_reads(ray_cluster: str, local_run
 
 
 @pytest.mark.ray
-def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_cluster: str, local_run: Path,
-                                                                        tmp_path: Path):
+def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(
+    ray_cluster: str, local_run: Path, tmp_path: Path
+):
     import ray
 
     from bench.cluster import ClusterSpec, RayPool
@@ -292,8 +359,13 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_clus
             killed.append(busy[0].calls[0].chunk[0][0])
             ray.kill(busy[0].handle, no_restart=True)
 
-    out = run(load_dataset("serials"), RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, batch=3),
-              tmp_path / "ray", on_event=on_event, pool=pool)
+    out = run(
+        load_dataset("serials"),
+        RunOptions(engines=("tesseract",), limit=RAY_N, workers=2, batch=3),
+        tmp_path / "ray",
+        on_event=on_event,
+        pool=pool,
+    )
     assert killed, "no actor was busy after the first result"
     assert _predictions(out) == _predictions(local_run)  # every image once, in order, read alike
     assert not any(r["error"] for r in _records(out))
@@ -303,8 +375,21 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(ray_clus
 @pytest.mark.ray
 def test_a_killed_driver_resumes_without_losing_or_repeating(ray_cluster: str, local_run: Path, tmp_path: Path):
     out = tmp_path / "run"
-    cmd = [str(BIN / "bench"), "run", "--dataset", "serials", "--limit", str(RAY_N), "--engines", "tesseract",
-           "--cluster", "auto", "--out", str(out), "--no-report"]
+    cmd = [
+        str(BIN / "bench"),
+        "run",
+        "--dataset",
+        "serials",
+        "--limit",
+        str(RAY_N),
+        "--engines",
+        "tesseract",
+        "--cluster",
+        "auto",
+        "--out",
+        str(out),
+        "--no-report",
+    ]
     env = {**os.environ, "RAY_ADDRESS": ray_cluster}
     preds = out / "predictions" / "tesseract.jsonl"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)

@@ -99,8 +99,9 @@ def test_nameplate_code_is_the_one_large_line_among_fine_print(samples: dict[str
         lines = s.text.split("\n")
         assert 2 <= len(lines) <= 4, s.text
         boxes = iter(s.chars)
-        heights = [np.median([b[3] - b[1] for b in (next(boxes)[1] for c in line if not c.isspace())])
-                   for line in lines]
+        heights = [
+            np.median([b[3] - b[1] for b in (next(boxes)[1] for c in line if not c.isspace())]) for line in lines
+        ]
         big = int(np.argmax(heights))
         assert all(h < 0.5 * heights[big] for k, h in enumerate(heights) if k != big), (s.text, heights)
 
@@ -191,8 +192,9 @@ def _fake_npm_pack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, files: dict[
     return calls
 
 
-def test_npm_faces_install_once_and_a_changed_tarball_is_refused(monkeypatch: pytest.MonkeyPatch,
-                                                                  tmp_path: Path) -> None:
+def test_npm_faces_install_once_and_a_changed_tarball_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     calls = _fake_npm_pack(monkeypatch, tmp_path, {"files/fake-latin-400-normal.woff": b"wOFF", "LICENSE": b"OFL"})
     packed = (tmp_path / "fontsource-fake-1.0.0.tgz").read_bytes()
     sha = "sha512-" + base64.b64encode(hashlib.sha512(packed).digest()).decode()
@@ -213,8 +215,9 @@ def test_npm_faces_install_once_and_a_changed_tarball_is_refused(monkeypatch: py
         fonts.install_npm_fonts(cache)
 
 
-def test_missing_npm_face_names_the_package_and_the_install_command(monkeypatch: pytest.MonkeyPatch,
-                                                                   tmp_path: Path) -> None:
+def test_missing_npm_face_names_the_package_and_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(fonts, "NPM_FONT_CACHE", tmp_path)
     monkeypatch.setitem(fonts.NPM_INTEGRITY, "@fontsource/absent@1.0.0", "sha512-x")
     monkeypatch.setitem(FONTS, "absent_400", ("files/absent-latin-400-normal.woff", "@fontsource/absent@1.0.0"))
@@ -266,7 +269,9 @@ def test_shipped_set_matches_its_manifest_and_its_recipe() -> None:
     assert manifest["generator"] == {k: recipe[k] for k in ("recipe", "seed", "styles", "n")}
     assert recipe["seed"] == TEST_SEEDS["serials"]
     rows = [json.loads(line) for line in (SHIPPED / "labels.jsonl").read_text().splitlines()]
-    assert Counter(r["meta"]["style"] for r in rows) == {s: recipe["n"] // len(recipe["styles"]) for s in recipe["styles"]}
+    assert Counter(r["meta"]["style"] for r in rows) == {
+        s: recipe["n"] // len(recipe["styles"]) for s in recipe["styles"]
+    }
 
 
 def test_shipped_images_are_reproduced_by_the_generator(tmp_path: Path) -> None:

@@ -17,11 +17,29 @@ ROOT = trainsets.DEFAULT_TRAINSETS
 needs_trainsets = pytest.mark.skipif(not ROOT.is_dir(), reason=f"real training data not present at {ROOT}")
 
 MIN_REAL_ACCURACY = {  # the 8th weights read 0.926-1.000 (model card); the 7th, generated-only, 0.641-0.992
-    "meter": 0.95, "openalpr_br": 0.91, "openalpr_gb": 0.95, "sheet_belgium": 0.97, "sheet_brazil": 0.90,
-    "sheet_france": 0.97, "sheet_germany": 0.97, "sheet_netherlands": 0.98, "sheet_serbia": 0.95, "sheet_uk": 0.95,
+    "meter": 0.95,
+    "openalpr_br": 0.91,
+    "openalpr_gb": 0.95,
+    "sheet_belgium": 0.97,
+    "sheet_brazil": 0.90,
+    "sheet_france": 0.97,
+    "sheet_germany": 0.97,
+    "sheet_netherlands": 0.98,
+    "sheet_serbia": 0.95,
+    "sheet_uk": 0.95,
 }
-SOURCES = {"meter", "openalpr_br", "openalpr_gb", "sheet_belgium", "sheet_brazil", "sheet_france",
-           "sheet_germany", "sheet_netherlands", "sheet_serbia", "sheet_uk"}
+SOURCES = {
+    "meter",
+    "openalpr_br",
+    "openalpr_gb",
+    "sheet_belgium",
+    "sheet_brazil",
+    "sheet_france",
+    "sheet_germany",
+    "sheet_netherlands",
+    "sheet_serbia",
+    "sheet_uk",
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +90,20 @@ def test_shipped_classifier_reads_held_out_real_characters(splits: dict[str, tra
 
 
 def test_a_missing_trainsets_folder_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["train", "--n-images", "7", "--epochs", "1", "--trainsets",
-                                      str(tmp_path / "nowhere"), "--out", str(tmp_path / "c.pt")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--n-images",
+            "7",
+            "--epochs",
+            "1",
+            "--trainsets",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "c.pt"),
+        ],
+    )
     assert result.exit_code == 2
     said = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
     assert "lacks openalpr_chars, meter_digits, br_plates" in said

@@ -75,7 +75,8 @@ class Reading:
                         )
                         for c in chars
                     ),
-                    lattice=None if ln.get("lattice") is None
+                    lattice=None
+                    if ln.get("lattice") is None
                     else tuple(tuple((str(c), float(p)) for c, p in box) for box in ln["lattice"]),
                 )
             )

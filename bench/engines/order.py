@@ -1,8 +1,8 @@
 """Reading order for engines that return loose text boxes (EasyOCR, PaddleOCR).
 
 Two boxes are on one line when each one's vertical centre lies within the other's height and
-their heights differ by less than half (so a small caption beside a tall code is not merged into it); lines go top to bottom, boxes within a line
-left to right and are joined with a space.
+their heights differ by less than half (so a small caption beside a tall code is not merged into
+it); lines go top to bottom, boxes within a line left to right and are joined with a space.
 """
 
 from __future__ import annotations
@@ -35,8 +35,12 @@ def into_lines(fragments: Sequence[tuple[str, Box, float]]) -> tuple[Line, ...]:
     lines = []
     for row in rows:
         row.sort(key=lambda f: f[1][0])
-        box = (min(b[0] for _, b, _ in row), min(b[1] for _, b, _ in row),
-               max(b[2] for _, b, _ in row), max(b[3] for _, b, _ in row))
+        box = (
+            min(b[0] for _, b, _ in row),
+            min(b[1] for _, b, _ in row),
+            max(b[2] for _, b, _ in row),
+            max(b[3] for _, b, _ in row),
+        )
         conf = min(c for _, _, c in row)
         lines.append(Line(text=" ".join(t for t, _, _ in row), box=box, confidence=conf))
     return tuple(lines)

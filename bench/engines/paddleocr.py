@@ -75,8 +75,11 @@ class PaddleOCREngine:
             name=self.name,
             label=f"PaddleOCR {version('paddleocr')}, PaddlePaddle {version('paddlepaddle')}, "
             f"{self._dirs[DET].name} + {self._dirs[REC].name}",
-            versions={"paddleocr": version("paddleocr"), "paddlepaddle": version("paddlepaddle"),
-                      "paddlex": version("paddlex")},
+            versions={
+                "paddleocr": version("paddleocr"),
+                "paddlepaddle": version("paddlepaddle"),
+                "paddlex": version("paddlex"),
+            },
             models={"detector": self._dirs[DET].name, "recognizer": self._dirs[REC].name},
             weights=weights,
             device=self.device,
@@ -87,7 +90,9 @@ class PaddleOCREngine:
         results = self._ocr.predict([np.ascontiguousarray(img[:, :, ::-1]) for img in images])
         out = []
         for res in results:
-            frags = [(str(t), quad_to_box(p), float(s))
-                     for t, s, p in zip(res["rec_texts"], res["rec_scores"], res["rec_polys"])]
+            frags = [
+                (str(t), quad_to_box(p), float(s))
+                for t, s, p in zip(res["rec_texts"], res["rec_scores"], res["rec_polys"])
+            ]
             out.append(Reading(into_lines(frags)))
         return out

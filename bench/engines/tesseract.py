@@ -18,8 +18,12 @@ import numpy as np
 from bench.engines.base import Char, EngineInfo, EngineUnavailable, Line, Reading
 from bench.weights import file_digest
 
-TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
-                 "/usr/share/tessdata", "/usr/local/share/tessdata")
+TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
 
 
 def _tessdata() -> Path:
@@ -49,8 +53,9 @@ class TesseractEngine:
 
         self.device = "cpu"  # Tesseract has no GPU path.
         self._tessdata = _tessdata()
-        self._api = tesserocr.PyTessBaseAPI(path=str(self._tessdata) + "/", lang="eng",
-                                            psm=tesserocr.PSM.SINGLE_BLOCK, oem=tesserocr.OEM.LSTM_ONLY)
+        self._api = tesserocr.PyTessBaseAPI(
+            path=str(self._tessdata) + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK, oem=tesserocr.OEM.LSTM_ONLY
+        )
         self._tesserocr = tesserocr
 
     def describe(self) -> EngineInfo:
@@ -99,7 +104,11 @@ class TesseractEngine:
 def _line(chars: list[Char]) -> Line:
     """A line from its symbols; space markers carry no box and are dropped from ``chars``."""
     boxed = tuple(c for c in chars if c.box is not None)
-    box = (min(c.box[0] for c in boxed), min(c.box[1] for c in boxed),
-           max(c.box[2] for c in boxed), max(c.box[3] for c in boxed))
+    box = (
+        min(c.box[0] for c in boxed),
+        min(c.box[1] for c in boxed),
+        max(c.box[2] for c in boxed),
+        max(c.box[3] for c in boxed),
+    )
     conf = min(c.confidence for c in boxed)
     return Line(text="".join(c.text for c in chars).strip(), box=box, confidence=conf, chars=boxed)

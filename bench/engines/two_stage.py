@@ -53,8 +53,11 @@ class TwoStageEngine:
         self.device = device
         try:
             self._ocr = TwoStageOCR.from_pretrained(
-                device=device, classifier_path=None if classifier is None else Path(classifier), backend=backend,
-                **self.precision)
+                device=device,
+                classifier_path=None if classifier is None else Path(classifier),
+                backend=backend,
+                **self.precision,
+            )
         except (WeightsError, BackendError) as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
@@ -68,22 +71,28 @@ class TwoStageEngine:
             name=self.name,
             label=f"{self.name}: CRAFT (craft_mlt_25k) + CNN classifier, backend {self._ocr.backend}",
             versions=versions,
-            models={"backend": self._ocr.backend,
-                    "detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
-                    "classifier": f"ocr2stage CharNet 32x32 ({self._ocr.classifier.precision})"},
+            models={
+                "backend": self._ocr.backend,
+                "detector": f"craft_mlt_25k ({self._ocr.detector.net.precision})",
+                "classifier": f"ocr2stage CharNet 32x32 ({self._ocr.classifier.precision})",
+            },
             weights=self._ocr.checksums,
             device=self.device,
         )
 
     def read(self, images: list[np.ndarray]) -> list[Reading]:
         return [
-            Reading(tuple(
-                Line(
-                    text=line.text, box=line.box, confidence=line.confidence,
-                    chars=tuple(Char(c.text, c.box, c.confidence, c.uncertain) for c in line.chars),
-                    lattice=line.lattice,
+            Reading(
+                tuple(
+                    Line(
+                        text=line.text,
+                        box=line.box,
+                        confidence=line.confidence,
+                        chars=tuple(Char(c.text, c.box, c.confidence, c.uncertain) for c in line.chars),
+                        lattice=line.lattice,
+                    )
+                    for line in result.lines
                 )
-                for line in result.lines
-            ))
+            )
             for result in self._ocr.read(images)
         ]

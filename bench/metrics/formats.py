@@ -56,6 +56,8 @@ def format_metrics(rows: pd.DataFrame) -> dict[str, Any]:
             "check_rejected_wrong": int((check_rejected & ~ok).sum()),
             "check_rejected_right": int((check_rejected & ok).sum()),
             "raw_accuracy": float(ok.mean()),
-            "constrained_accuracy": float((group["constrained"].notna() & (group["constrained"] == group["truth"])).mean()),
+            "constrained_accuracy": float(
+                (group["constrained"].notna() & (group["constrained"] == group["truth"])).mean()
+            ),
         }
     return out

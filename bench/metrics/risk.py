@@ -222,7 +222,9 @@ def choose_threshold(outcome: ArrayLike, confidence: ArrayLike, max_misread: flo
     optimistic; :func:`held_out_accepted` scores it on other images."""
     ranked = _Ranked.of(np.asarray(outcome), np.asarray(confidence, dtype=float))
     counts = _Counts(ranked, ranked.ends + 1)
-    return float(ranked.thresholds[_choose(ranked, counts, *counts.draw(None, np.random.default_rng()), max_misread)[0]])
+    return float(
+        ranked.thresholds[_choose(ranked, counts, *counts.draw(None, np.random.default_rng()), max_misread)[0]]
+    )
 
 
 def held_out_accepted(outcome: ArrayLike, confidence: ArrayLike, first: ArrayLike, max_misread: float) -> np.ndarray:
@@ -257,8 +259,9 @@ class OperatingPoint:
     """Chosen on all images: the setting to deploy, whose read rate the cross-fitted one estimates."""
 
 
-def _crossfit(parts: list[_Ranked], counts: list[_Counts], rows: int | None, rng: np.random.Generator,
-              targets: Sequence[float]) -> dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]]:
+def _crossfit(
+    parts: list[_Ranked], counts: list[_Counts], rows: int | None, rng: np.random.Generator, targets: Sequence[float]
+) -> dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]]:
     """Per target and row (the data, or resamples): accepted, misread, images and both thresholds."""
     cums = [c.draw(rows, rng) for c in counts]
     total = sum(cum_w[:, -1] if cum_w.shape[1] else np.zeros(cum_w.shape[0]) for cum_w, _ in cums)
@@ -276,9 +279,16 @@ def _crossfit(parts: list[_Ranked], counts: list[_Counts], rows: int | None, rng
     return out
 
 
-def operating_points(outcome: ArrayLike, confidence: ArrayLike, first: ArrayLike,
-                     max_misreads: Sequence[float] = MAX_MISREADS, *, confidence_level: float = 0.95,
-                     n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[OperatingPoint]:
+def operating_points(
+    outcome: ArrayLike,
+    confidence: ArrayLike,
+    first: ArrayLike,
+    max_misreads: Sequence[float] = MAX_MISREADS,
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[OperatingPoint]:
     """Read rate at each misread limit, cross-fitted over the two halves marked by ``first``.
 
     Why cross-fit: a threshold chosen on the images it is scored on fits their luck, above all at
@@ -289,14 +299,16 @@ def operating_points(outcome: ArrayLike, confidence: ArrayLike, first: ArrayLike
     """
     o, c, f = np.asarray(outcome), np.asarray(confidence, dtype=float), np.asarray(first, dtype=bool)
     parts = [_Ranked.of(o[f], c[f]), _Ranked.of(o[~f], c[~f])]
-    counts = [_Counts(parts[i], np.r_[parts[i].ends + 1, parts[i].accepted(parts[j].thresholds)])
-              for i, j in ((0, 1), (1, 0))]
+    counts = [
+        _Counts(parts[i], np.r_[parts[i].ends + 1, parts[i].accepted(parts[j].thresholds)]) for i, j in ((0, 1), (1, 0))
+    ]
     rng = np.random.default_rng(seed)
     point = _crossfit(parts, counts, None, rng, max_misreads)
     rates: dict[float, list[np.ndarray]] = {t: [] for t in max_misreads}
     for start in range(0, n_resamples if o.size else 0, _CHUNK):
-        for t, (acc, _, total, _) in _crossfit(parts, counts, min(_CHUNK, n_resamples - start), rng,
-                                               max_misreads).items():
+        for t, (acc, _, total, _) in _crossfit(
+            parts, counts, min(_CHUNK, n_resamples - start), rng, max_misreads
+        ).items():
             rates[t].append(acc / np.maximum(total, 1))
     tail = (1 - confidence_level) / 2 * 100
     out = []
@@ -304,15 +316,18 @@ def operating_points(outcome: ArrayLike, confidence: ArrayLike, first: ArrayLike
         acc_, err_, total_, chosen = point[t]
         acc, err, total = float(acc_.ravel()[0]), float(err_.ravel()[0]), float(total_.ravel()[0])
         low, high = np.percentile(np.concatenate(rates[t]), [tail, 100 - tail]) if rates[t] else (np.nan, np.nan)
-        out.append(OperatingPoint(
-            max_misread=t,
-            read_rate=Interval(acc / total if total else float("nan"), float(low), float(high), int(o.size),
-                               confidence_level),
-            misread_rate=err / acc if acc else 0.0,
-            misreads=int(err),
-            thresholds=(float(chosen[0][0]), float(chosen[1][0])),
-            threshold=choose_threshold(o, c, t),
-        ))
+        out.append(
+            OperatingPoint(
+                max_misread=t,
+                read_rate=Interval(
+                    acc / total if total else float("nan"), float(low), float(high), int(o.size), confidence_level
+                ),
+                misread_rate=err / acc if acc else 0.0,
+                misreads=int(err),
+                thresholds=(float(chosen[0][0]), float(chosen[1][0])),
+                threshold=choose_threshold(o, c, t),
+            )
+        )
     return out
 
 

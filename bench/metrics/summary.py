@@ -79,9 +79,16 @@ def misread_metrics(rows: pd.DataFrame) -> dict[str, Any] | None:
         "aurc": curve.aurc,
         "ece": reliability(outcome, confidence).ece,
         "operating_points": [
-            {"max_misread": p.max_misread, "read_rate": p.read_rate.estimate, "low": p.read_rate.low,
-             "high": p.read_rate.high, "misread_rate": p.misread_rate, "misreads": p.misreads,
-             "thresholds": [_threshold(t) for t in p.thresholds], "threshold": _threshold(p.threshold)}
+            {
+                "max_misread": p.max_misread,
+                "read_rate": p.read_rate.estimate,
+                "low": p.read_rate.low,
+                "high": p.read_rate.high,
+                "misread_rate": p.misread_rate,
+                "misreads": p.misreads,
+                "thresholds": [_threshold(t) for t in p.thresholds],
+                "threshold": _threshold(p.threshold),
+            }
             for p in operating_points(outcome, confidence, first)
         ],
     }
@@ -116,4 +123,3 @@ def length_bucket(n: int) -> str:
         if lo <= n <= hi:
             return f"{lo:02d}-{hi:02d}"
     return "17+"
-

@@ -56,9 +56,7 @@ def failure_class(truth: str, pred: str) -> str:
         return "no_text"
     e = edit_counts(truth, pred)
     kinds = [k for k in ("del", "ins", "sub") if e[k]]
-    return {("del",): "missing_chars", ("ins",): "extra_chars", ("sub",): "substitutions"}.get(
-        tuple(kinds), "mixed"
-    )
+    return {("del",): "missing_chars", ("ins",): "extra_chars", ("sub",): "substitutions"}.get(tuple(kinds), "mixed")
 
 
 def char_error_table(pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
@@ -91,8 +89,17 @@ def char_error_table(pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
         }
         for ch, n in sorted(count.items())
     ]
-    rows.append({"char": "<ins>", "count": 0, "substitutions": 0, "deletions": 0,
-                 "error_rate": float("nan"), "substituted_by": {}, "insertions": ins})
+    rows.append(
+        {
+            "char": "<ins>",
+            "count": 0,
+            "substitutions": 0,
+            "deletions": 0,
+            "error_rate": float("nan"),
+            "substituted_by": {},
+            "insertions": ins,
+        }
+    )
     table = pd.DataFrame(rows)
     table["insertions"] = table["insertions"].fillna(0).astype(int)
     return table

@@ -37,7 +37,8 @@ def build_context(run: Run, baseline: Run | None = None) -> dict[str, Any]:
         "run": run,
         "stats": stats,
         "colors": colors,
-        "findings": (formats["sentences"] if formats else []) + sections.findings(stats, run)
+        "findings": (formats["sentences"] if formats else [])
+        + sections.findings(stats, run)
         + misreads.get("sentences", []),
         "misreads": misreads,
         "formats": formats,

@@ -21,8 +21,16 @@ def _delta_row(key: str, a_rows: Any, b_rows: Any) -> dict[str, Any] | None:
         return None
     test = paired_test(a_rows, b_rows)
     acc_a, acc_b = float(a.loc[common].mean()), float(b.loc[common].mean())
-    return {"key": key, "n": len(common), "a": acc_a, "b": acc_b, "delta": acc_a - acc_b, "test": test,
-            "p": pvalue(test.p_value), "significant": significant(test)}
+    return {
+        "key": key,
+        "n": len(common),
+        "a": acc_a,
+        "b": acc_b,
+        "delta": acc_a - acc_b,
+        "test": test,
+        "p": pvalue(test.p_value),
+        "significant": significant(test),
+    }
 
 
 def _sentence(label: str, d: dict[str, Any], a_name: str, b_name: str) -> str:
@@ -31,8 +39,10 @@ def _sentence(label: str, d: dict[str, Any], a_name: str, b_name: str) -> str:
     else:
         change = f"{'better' if d['delta'] > 0 else 'worse'} by {abs(100 * d['delta']):.1f} points"
     verdict = "significant" if d["significant"] else "not significant"
-    return (f"{label}: {pct(d['a'])} in {a_name} against {pct(d['b'])} in {b_name}, {change} "
-            f"on {d['n']:,} common images; {verdict} (McNemar {d['p']}).")
+    return (
+        f"{label}: {pct(d['a'])} in {a_name} against {pct(d['b'])} in {b_name}, {change} "
+        f"on {d['n']:,} common images; {verdict} (McNemar {d['p']})."
+    )
 
 
 def compare(a: Run, b: Run) -> dict[str, Any]:
@@ -40,8 +50,10 @@ def compare(a: Run, b: Run) -> dict[str, Any]:
     notes = []
     fa, fb = a.dataset.get("fingerprint"), b.dataset.get("fingerprint")
     if fa != fb:
-        notes.append(f"The runs are on different data (fingerprint {fa or 'n/a'} vs {fb or 'n/a'}): "
-                     "only images with the same file name are paired.")
+        notes.append(
+            f"The runs are on different data (fingerprint {fa or 'n/a'} vs {fb or 'n/a'}): "
+            "only images with the same file name are paired."
+        )
     common = [e for e in a.engines if e in b.engines and not a.rows(e).empty and not b.rows(e).empty]
     only = sorted(set(a.engines) ^ set(b.engines))
     if only:
@@ -53,8 +65,14 @@ def compare(a: Run, b: Run) -> dict[str, Any]:
             notes.append(f"{a.label(e)}: no image in common between the runs.")
             continue
         sa, sb = engine_stats(a, e), engine_stats(b, e)
-        d.update(label=a.label(e), label_b=b.label(e), cer_a=sa.cer.estimate, cer_b=sb.cer.estimate,
-                 p50_a=sa.latency["p50_ms"], p50_b=sb.latency["p50_ms"])
+        d.update(
+            label=a.label(e),
+            label_b=b.label(e),
+            cer_a=sa.cer.estimate,
+            cer_b=sb.cer.estimate,
+            p50_a=sa.latency["p50_ms"],
+            p50_b=sb.latency["p50_ms"],
+        )
         engines.append(d)
         sentences.append(_sentence(a.label(e), d, a.name, b.name))
         if a.label(e) != b.label(e):

@@ -21,7 +21,7 @@ def pct(x: float | None, digits: int = 1) -> str:
 
 
 def ci(iv: Interval, digits: int = 1) -> str:
-    """"[96.1-98.9%]", or "" when the interval does not exist."""
+    """ "[96.1-98.9%]", or "" when the interval does not exist."""
     if _missing(iv.low) or _missing(iv.high):
         return ""
     return f"[{100 * iv.low:.{digits}f}\u2013{100 * iv.high:.{digits}f}%]"
@@ -63,5 +63,13 @@ def char(c: str) -> str:
     return VISIBLE.get(c, c)
 
 
-FILTERS = {"pct": pct, "ci": ci, "ms": ms, "num": num, "pvalue": pvalue, "points": points, "char": char,
-           "threshold": threshold}
+FILTERS = {
+    "pct": pct,
+    "ci": ci,
+    "ms": ms,
+    "num": num,
+    "pvalue": pvalue,
+    "points": points,
+    "char": char,
+    "threshold": threshold,
+}

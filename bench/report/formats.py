@@ -19,13 +19,15 @@ def formats_section(run: Run) -> dict[str, Any] | None:
             engines.append({"engine": e, "label": run.label(e), **f})
     if not engines:
         return None
-    per_format = [{"format": name, "engine": e["engine"], **row}
-                  for e in engines for name, row in e["per_format"].items()]
+    per_format = [
+        {"format": name, "engine": e["engine"], **row} for e in engines for name, row in e["per_format"].items()
+    ]
     sentences = []
     for e in sorted(engines, key=lambda e: (e["constrained"]["misread"], -e["constrained"]["read_right"])):
         raw, con = e["raw"], e["constrained"]
         sentences.append(
             f"With formats, {e['engine']} misreads {con['misread']:,} of {con['n']:,} codes "
             f"({100 * con['misread_rate']:.1f}%; raw {raw['misread']:,}), reads {100 * con['read_right_rate']:.1f}% "
-            f"right (raw {100 * raw['read_right_rate']:.1f}%) and turns {con['no_read']:,} away as no-reads.")
+            f"right (raw {100 * raw['read_right_rate']:.1f}%) and turns {con['no_read']:,} away as no-reads."
+        )
     return {"engines": engines, "per_format": per_format, "sentences": sentences}

@@ -72,9 +72,7 @@ def char_boxes(reading: dict[str, Any]) -> list[list[float]]:
 
 def boxes_path(boxes: list[list[float]]) -> str:
     """All boxes as one SVG path in whole pixels: a fraction of the bytes of one <rect> each."""
-    return "".join(
-        f"M{x0:.0f} {y0:.0f}h{x1 - x0:.0f}v{y1 - y0:.0f}h{x0 - x1:.0f}z" for x0, y0, x1, y1 in boxes
-    )
+    return "".join(f"M{x0:.0f} {y0:.0f}h{x1 - x0:.0f}v{y1 - y0:.0f}h{x0 - x1:.0f}z" for x0, y0, x1, y1 in boxes)
 
 
 def worst_files(results: pd.DataFrame, engines: list[str], cap: int = CAP) -> list[str]:

@@ -39,8 +39,10 @@ def _read_results(run_dir: Path, notes: list[str]) -> pd.DataFrame:
             df = reader(run_dir / name)
             break
     else:
-        notes.append("results table is missing (the run did not finish): `bench summarize-run RUN_DIR` builds it "
-                     "from the predictions written so far")
+        notes.append(
+            "results table is missing (the run did not finish): `bench summarize-run RUN_DIR` builds it "
+            "from the predictions written so far"
+        )
         df = pd.DataFrame(columns=list(RESULT_COLUMNS))
     for col in ("truth", "prediction"):
         df[col] = df[col].fillna("").astype(str)
@@ -118,7 +120,9 @@ class Run:
 
     def readings(self, files: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
         """Stored readings (lines, char boxes) of ``files``, by (engine, file)."""
-        return {(r["engine"], r["file"]): r.get("reading") or {} for r in load_records(self.path) if r.get("file") in files}
+        return {
+            (r["engine"], r["file"]): r.get("reading") or {} for r in load_records(self.path) if r.get("file") in files
+        }
 
 
 def _with_confidence(results: pd.DataFrame, run_dir: Path, manifest: dict[str, Any]) -> pd.DataFrame:

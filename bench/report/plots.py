@@ -60,8 +60,13 @@ def accuracy_vs_latency(points: pd.DataFrame, colors: dict[str, str]) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for _, p in points.iterrows():
         ax.errorbar(
-            p.p50_ms, 100 * p.acc, yerr=100 * _err(np.array([p.acc]), np.array([p.acc_low]), np.array([p.acc_high])),
-            fmt="o", ms=8, capsize=4, color=colors[p.engine],
+            p.p50_ms,
+            100 * p.acc,
+            yerr=100 * _err(np.array([p.acc]), np.array([p.acc_low]), np.array([p.acc_high])),
+            fmt="o",
+            ms=8,
+            capsize=4,
+            color=colors[p.engine],
         )
         ax.annotate(p.engine, (p.p50_ms, 100 * p.acc), xytext=(7, 5), textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
@@ -85,8 +90,16 @@ def grouped_bars(table: pd.DataFrame, colors: dict[str, str], ylabel: str) -> st
     for i, e in enumerate(engines):
         t = table[table["engine"] == e].set_index("group").reindex(groups)
         est, low, high = (100 * t[c].to_numpy(dtype=float) for c in ("value", "low", "high"))
-        ax.bar(x + (i - (len(engines) - 1) / 2) * width, np.nan_to_num(est), width, color=colors[e],
-               label=e, yerr=_err(est, low, high), capsize=2, error_kw={"lw": 0.8})
+        ax.bar(
+            x + (i - (len(engines) - 1) / 2) * width,
+            np.nan_to_num(est),
+            width,
+            color=colors[e],
+            label=e,
+            yerr=_err(est, low, high),
+            capsize=2,
+            error_kw={"lw": 0.8},
+        )
     ax.set_xticks(x, groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 105)
@@ -108,8 +121,9 @@ def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str, fmt: str
     top = np.nanmax(values) if np.isfinite(values).any() else 0
     for (r, c), v in np.ndenumerate(values):
         if np.isfinite(v) and v != 0:
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=7,
-                    color="white" if v > 0.6 * top else "black")
+            ax.text(
+                c, r, fmt.format(v), ha="center", va="center", fontsize=7, color="white" if v > 0.6 * top else "black"
+            )
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -124,8 +138,15 @@ def latency_boxes(latencies: dict[str, np.ndarray], colors: dict[str, str]) -> s
     """
     engines = [e for e, v in latencies.items() if len(v)]
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(engines) + 1.0))
-    bp = ax.boxplot([latencies[e] for e in engines], vert=False, whis=(5, 95), showfliers=False,
-                    patch_artist=True, widths=0.6, medianprops={"color": "black"})
+    bp = ax.boxplot(
+        [latencies[e] for e in engines],
+        vert=False,
+        whis=(5, 95),
+        showfliers=False,
+        patch_artist=True,
+        widths=0.6,
+        medianprops={"color": "black"},
+    )
     for patch, e in zip(bp["boxes"], engines):
         patch.set_facecolor(colors[e])
         patch.set_alpha(0.6)
@@ -143,13 +164,21 @@ def stacked_failures(counts: pd.DataFrame, classes: Sequence[str]) -> str:
     """
     shares = counts.reindex(columns=list(classes), fill_value=0)
     shares = shares.div(shares.sum(axis=1).replace(0, np.nan), axis=0).fillna(0) * 100
-    colors = {"correct": "#9bd19b", "no_text": "#7f7f7f", "missing_chars": "#d62728", "extra_chars": "#1f77b4",
-              "substitutions": "#ff9f1c", "mixed": "#9467bd", "error": "#000000"}
+    colors = {
+        "correct": "#9bd19b",
+        "no_text": "#7f7f7f",
+        "missing_chars": "#d62728",
+        "extra_chars": "#1f77b4",
+        "substitutions": "#ff9f1c",
+        "mixed": "#9467bd",
+        "error": "#000000",
+    }
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(shares) + 1.2))
     left = np.zeros(len(shares))
     for cls in shares.columns:
-        ax.barh(range(len(shares)), shares[cls], left=left, color=colors.get(cls, "#cccccc"),
-                label=cls.replace("_", " "))
+        ax.barh(
+            range(len(shares)), shares[cls], left=left, color=colors.get(cls, "#cccccc"), label=cls.replace("_", " ")
+        )
         left += shares[cls].to_numpy()
     ax.set_yticks(range(len(shares)), list(shares.index))
     ax.invert_yaxis()
@@ -164,8 +193,12 @@ CURVE_POINTS = 400
 would be thousands of SVG nodes for no visible difference."""
 
 
-def risk_coverage(curves: dict[str, tuple[np.ndarray, np.ndarray]], points: dict[str, list[tuple[float, float]]],
-                  colors: dict[str, str], limits: Sequence[float]) -> str:
+def risk_coverage(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    points: dict[str, list[tuple[float, float]]],
+    colors: dict[str, str],
+    limits: Sequence[float],
+) -> str:
     """Misread rate among accepted codes against read rate, one curve per engine, as the threshold
     falls; the limits as dashed lines and each engine's cross-fitted operating points as markers.
 
@@ -182,8 +215,14 @@ def risk_coverage(curves: dict[str, tuple[np.ndarray, np.ndarray]], points: dict
             ax.plot(100 * r, 100 * m, markers[k % len(markers)], color=colors[e], ms=6, mfc="white", mew=1.5)
     for limit in limits:
         ax.axhline(100 * limit, color="#555555", ls="--", lw=0.8)
-        ax.annotate(f"{100 * limit:g}% misreads", (0, 100 * limit), xytext=(2, 2), textcoords="offset points",
-                    fontsize=7, color="#555555")
+        ax.annotate(
+            f"{100 * limit:g}% misreads",
+            (0, 100 * limit),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=7,
+            color="#555555",
+        )
     ax.set_yscale("symlog", linthresh=0.1, linscale=0.5)
     ax.set_yticks([0, 0.1, 1, 10, 100], ["0", "0.1", "1", "10", "100"])
     ax.set_ylim(-0.01, 100)
@@ -194,8 +233,9 @@ def risk_coverage(curves: dict[str, tuple[np.ndarray, np.ndarray]], points: dict
     return _to_uri(fig)
 
 
-def reliability_diagrams(diagrams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]],
-                         colors: dict[str, str]) -> str:
+def reliability_diagrams(
+    diagrams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]], colors: dict[str, str]
+) -> str:
     """One small reliability diagram per engine: share of codes right per confidence bin against the
     diagonal, where a calibrated engine's bars would end; the number of codes above each bar.
 
@@ -205,7 +245,7 @@ def reliability_diagrams(diagrams: dict[str, tuple[np.ndarray, np.ndarray, np.nd
     cols = min(len(engines), 4)
     rows = -(-len(engines) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols + 0.4, 2.6 * rows), squeeze=False, sharey=True)
-    for ax in axes.ravel()[len(engines):]:
+    for ax in axes.ravel()[len(engines) :]:
         ax.set_visible(False)
     for ax, e in zip(axes.ravel(), engines):
         edges, count, accuracy, ece = diagrams[e]

@@ -42,8 +42,10 @@ def _comparison(w: EngineStats, o: EngineStats, test: McNemar, run: Run) -> str:
     """The most accurate engine against one other, in one sentence: codes read exactly (paired
     McNemar) and CER (paired bootstrap difference)."""
     gap = w.accuracy.estimate - o.accuracy.estimate
-    head = (f"{w.engine} against {o.engine}: {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes read exactly "
-            f"against {pct(o.accuracy.estimate)} {ci(o.accuracy)}")
+    head = (
+        f"{w.engine} against {o.engine}: {pct(w.accuracy.estimate)} {ci(w.accuracy)} of codes read exactly "
+        f"against {pct(o.accuracy.estimate)} {ci(o.accuracy)}"
+    )
     evidence = f"McNemar {pvalue(test.p_value)}, {test.n:,} paired images"
     if gap == 0:
         accuracy = f"{head}, a tie ({evidence})"
@@ -53,9 +55,11 @@ def _comparison(w: EngineStats, o: EngineStats, test: McNemar, run: Run) -> str:
     d = cer_difference(run.rows(o.engine), run.rows(w.engine))
     real = "a real difference" if d.low > 0 or d.high < 0 else "not a clear difference"
     side = "higher" if d.estimate >= 0 else "lower"
-    return (f"{accuracy}; CER {pct(w.cer.estimate, 2)} against {pct(o.cer.estimate, 2)}, {o.engine}'s "
-            f"{100 * abs(d.estimate):.2f} points {side} (paired 95% CI {100 * d.low:+.2f} to {100 * d.high:+.2f}: "
-            f"{real}).")
+    return (
+        f"{accuracy}; CER {pct(w.cer.estimate, 2)} against {pct(o.cer.estimate, 2)}, {o.engine}'s "
+        f"{100 * abs(d.estimate):.2f} points {side} (paired 95% CI {100 * d.low:+.2f} to {100 * d.high:+.2f}: "
+        f"{real})."
+    )
 
 
 def _speed(ran: list[EngineStats], best: EngineStats) -> str | None:
@@ -64,21 +68,31 @@ def _speed(ran: list[EngineStats], best: EngineStats) -> str | None:
     if len(timed) < 2:
         return None
     fast = timed[0]
-    others = ", ".join(f"{s.engine}{' (the most accurate)' if s is best else ''} "
-                       f"{ratio(s.latency['p50_ms'], fast.latency['p50_ms']):.1f}x that" for s in timed[1:])
-    return (f"Fastest: {fast.engine}, median {ms(fast.latency['p50_ms'])} per image "
-            f"(p95 {ms(fast.latency['p95_ms'])}); {others}.")
+    others = ", ".join(
+        f"{s.engine}{' (the most accurate)' if s is best else ''} "
+        f"{ratio(s.latency['p50_ms'], fast.latency['p50_ms']):.1f}x that"
+        for s in timed[1:]
+    )
+    return (
+        f"Fastest: {fast.engine}, median {ms(fast.latency['p50_ms'])} per image "
+        f"(p95 {ms(fast.latency['p95_ms'])}); {others}."
+    )
 
 
 def _home_advantage(home: HomeAdvantage, run: Run, alone: bool) -> str:
     generator = (run.run.get("manifest") or {}).get("generator") or {}
     seeds = ", ".join(str(s) for s in home.seeds)
-    overlap = ("the same seed as this set: it may have seen these very images" if home.same_seed
-               else f"this set's seed is {generator.get('seed')}, so no image is shared")
+    overlap = (
+        "the same seed as this set: it may have seen these very images"
+        if home.same_seed
+        else f"this set's seed is {generator.get('seed')}, so no image is shared"
+    )
     others = "; no other engine here records training on it" if alone else ""
-    return (f"Home advantage: {home.engine} was trained on {home.n_images:,} images from {GENERATOR}, the generator "
-            f"that rendered this set ({generator.get('recipe')}; training seed {seeds}, {overlap}){others}. "
-            f"Its accuracy here may overstate what it reads on codes from elsewhere.")
+    return (
+        f"Home advantage: {home.engine} was trained on {home.n_images:,} images from {GENERATOR}, the generator "
+        f"that rendered this set ({generator.get('recipe')}; training seed {seeds}, {overlap}){others}. "
+        f"Its accuracy here may overstate what it reads on codes from elsewhere."
+    )
 
 
 def findings(stats: list[EngineStats], run: Run) -> list[str]:
@@ -93,13 +107,20 @@ def findings(stats: list[EngineStats], run: Run) -> list[str]:
     home = [_home_advantage(h, run, alone=len(homes) == 1) for h in homes]
     best = ran[0]
     if len(ran) == 1:
-        return [f"Only {best.engine} produced results: it reads {pct(best.accuracy.estimate)} "
-                f"{ci(best.accuracy)} of {best.n:,} {'code' if best.n == 1 else 'codes'} exactly.", *home, *out]
+        return [
+            f"Only {best.engine} produced results: it reads {pct(best.accuracy.estimate)} "
+            f"{ci(best.accuracy)} of {best.n:,} {'code' if best.n == 1 else 'codes'} exactly.",
+            *home,
+            *out,
+        ]
     tests = pairwise_tests(run, [s.engine for s in ran])
     lines = [_comparison(best, o, tests[(best.engine, o.engine)], run) for o in ran[1:]]
     if best.accuracy.estimate == 0:
-        lines.insert(0, "No engine read a single code exactly: compare on CER below, and check that the "
-                        "dataset's readout and normalisation (manifest.json) fit these images.")
+        lines.insert(
+            0,
+            "No engine read a single code exactly: compare on CER below, and check that the "
+            "dataset's readout and normalisation (manifest.json) fit these images.",
+        )
     speed = _speed(ran, best)
     lines += home + ([speed] if speed else [])
     lines += [f"{s.engine} failed on {s.n_errors:,} of {s.n:,} images (counted as misread)." for s in ran if s.n_errors]
@@ -131,8 +152,11 @@ def machine(run: Run) -> str:
     if isinstance(isa, dict) and isa:
         has = [k for k, v in isa.items() if v]
         lacks = [k for k, v in isa.items() if not v]
-        parts.append("CPU features: " + (", ".join(has) or "none of those checked")
-                     + (f" (no {', '.join(lacks)})" if lacks else ""))
+        parts.append(
+            "CPU features: "
+            + (", ".join(has) or "none of those checked")
+            + (f" (no {', '.join(lacks)})" if lacks else "")
+        )
     gpu = m.pop("gpu", None)
     parts.append(f"GPU: {gpu}" if gpu else "no GPU")
     if m.get("platform"):
@@ -156,27 +180,50 @@ def misreads(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> dict
         if inputs is None:
             continue
         outcome, confidence, first = inputs
-        engines.append({"stats": s, "curve": risk_coverage(outcome, confidence),
-                        "reliability": reliability(outcome, confidence),
-                        "points": operating_points(outcome, confidence, first)})
+        engines.append(
+            {
+                "stats": s,
+                "curve": risk_coverage(outcome, confidence),
+                "reliability": reliability(outcome, confidence),
+                "points": operating_points(outcome, confidence, first),
+            }
+        )
     if not engines:
         return {}
     sentences = []
     for k, limit in enumerate(MAX_MISREADS):
         ranked = sorted(engines, key=lambda e: -e["points"][k].read_rate.estimate)
-        reads = [f"{e['stats'].engine} {pct(e['points'][k].read_rate.estimate)} {ci(e['points'][k].read_rate)}"
-                 for e in ranked]
+        reads = [
+            f"{e['stats'].engine} {pct(e['points'][k].read_rate.estimate)} {ci(e['points'][k].read_rate)}"
+            for e in ranked
+        ]
         reads[0] = reads[0].replace(" ", " reads ", 1)
-        over = [f"{e['stats'].engine} {pct(e['points'][k].misread_rate)}" for e in ranked
-                if e["points"][k].misread_rate > limit]
-        caveat = (f" Held out, the accepted codes were misread more often than that ({', '.join(over)}): "
-                  "too few images to choose a threshold for this limit." if over else "")
-        sentences.append(f"At <= {_limit(limit)} misreads (threshold chosen on the other half of the images): "
-                         f"{', '.join(reads)}.{caveat}")
+        over = [
+            f"{e['stats'].engine} {pct(e['points'][k].misread_rate)}"
+            for e in ranked
+            if e["points"][k].misread_rate > limit
+        ]
+        caveat = (
+            f" Held out, the accepted codes were misread more often than that ({', '.join(over)}): "
+            "too few images to choose a threshold for this limit."
+            if over
+            else ""
+        )
+        sentences.append(
+            f"At <= {_limit(limit)} misreads (threshold chosen on the other half of the images): "
+            f"{', '.join(reads)}.{caveat}"
+        )
     curves = {e["stats"].engine: (e["curve"].read_rate, e["curve"].misread_rate) for e in engines}
     points = {e["stats"].engine: [(p.read_rate.estimate, p.misread_rate) for p in e["points"]] for e in engines}
-    diagrams = {e["stats"].engine: (e["reliability"].edges, e["reliability"].count, e["reliability"].accuracy,
-                                    e["reliability"].ece) for e in engines}
+    diagrams = {
+        e["stats"].engine: (
+            e["reliability"].edges,
+            e["reliability"].count,
+            e["reliability"].accuracy,
+            e["reliability"].ece,
+        )
+        for e in engines
+    }
     return {
         "limits": [_limit(t) for t in MAX_MISREADS],
         "engines": engines,
@@ -205,8 +252,13 @@ def pairwise_table(stats: list[EngineStats], run: Run) -> dict[str, Any]:
 def scatter(stats: list[EngineStats], colors: dict[str, str]) -> str | None:
     pts = pd.DataFrame(
         [
-            {"engine": s.engine, "p50_ms": s.latency["p50_ms"], "acc": s.accuracy.estimate,
-             "acc_low": s.accuracy.low, "acc_high": s.accuracy.high}
+            {
+                "engine": s.engine,
+                "p50_ms": s.latency["p50_ms"],
+                "acc": s.accuracy.estimate,
+                "acc_low": s.accuracy.low,
+                "acc_high": s.accuracy.high,
+            }
             for s in stats
             if s.has_results and finite(s.latency["p50_ms"]) and s.latency["p50_ms"] > 0
         ]
@@ -235,8 +287,16 @@ def slices(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> list[d
             for value, m in per_engine.get(col, {}).items()
         ]
         frame = pd.DataFrame(
-            [{"group": c["group"], "engine": c["engine"], "value": c["iv"].estimate, "low": c["iv"].low,
-              "high": c["iv"].high} for c in cells]
+            [
+                {
+                    "group": c["group"],
+                    "engine": c["engine"],
+                    "value": c["iv"].estimate,
+                    "low": c["iv"].low,
+                    "high": c["iv"].high,
+                }
+                for c in cells
+            ]
         )
         values = sorted(dict.fromkeys(c["group"] for c in cells))
         rows = [
@@ -278,7 +338,9 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
     rate = rate[rate.fillna(0).max(axis=1) > 0] if len(rate) > 40 else rate
     rate.index = [f"{char(c)}\n{int(counts[c])}" for c in rate.index]
     chart = (
-        plots.heatmap(rate.T, "error rate per truth character, %", "truth character (occurrences below)", "", fmt="{:.0f}")
+        plots.heatmap(
+            rate.T, "error rate per truth character, %", "truth character (occurrences below)", "", fmt="{:.0f}"
+        )
         if not rate.empty
         else None
     )
@@ -291,7 +353,9 @@ def failures(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
     if not ran:
         return {}
     rows = run.results[run.results["engine"].isin([s.engine for s in ran])]
-    counts = pd.crosstab(rows["engine"], rows["failure"]).reindex(index=[s.engine for s in ran], columns=FAILURE_CLASSES, fill_value=0)
+    counts = pd.crosstab(rows["engine"], rows["failure"]).reindex(
+        index=[s.engine for s in ran], columns=FAILURE_CLASSES, fill_value=0
+    )
     return {
         "classes": FAILURE_CLASSES,
         "counts": {e: counts.loc[e].to_dict() for e in counts.index},

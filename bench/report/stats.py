@@ -47,8 +47,10 @@ def _edits(rows: pd.DataFrame) -> pd.DataFrame:
     """Per file: edits and truth length, the two sums a corpus CER is made of."""
     rows = rows.drop_duplicates("file")
     return pd.DataFrame(
-        {"edits": pd.to_numeric(rows["edits"], errors="coerce").fillna(0).to_numpy(dtype=float),
-         "length": rows["truth"].str.len().to_numpy(dtype=float)},
+        {
+            "edits": pd.to_numeric(rows["edits"], errors="coerce").fillna(0).to_numpy(dtype=float),
+            "length": rows["truth"].str.len().to_numpy(dtype=float),
+        },
         index=rows["file"].to_numpy(),
     )
 

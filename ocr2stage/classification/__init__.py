@@ -3,5 +3,13 @@
 from ocr2stage.classification.net import CHARSET, CLASSES, CROP_SIZE, REJECT, CharNet
 from ocr2stage.classification.weights import CharClassifier, save_classifier, verify_classifier
 
-__all__ = ["CHARSET", "CLASSES", "CROP_SIZE", "REJECT", "CharClassifier", "CharNet", "save_classifier",
-           "verify_classifier"]
+__all__ = [
+    "CHARSET",
+    "CLASSES",
+    "CROP_SIZE",
+    "REJECT",
+    "CharClassifier",
+    "CharNet",
+    "save_classifier",
+    "verify_classifier",
+]

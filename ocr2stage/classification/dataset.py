@@ -93,14 +93,22 @@ class CropSet:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, crops=self.crops, labels=self.labels, image=self.image, style=self.style,
-                            styles=np.array(self.styles), n_truth=self.n_truth)
+        np.savez_compressed(
+            path,
+            crops=self.crops,
+            labels=self.labels,
+            image=self.image,
+            style=self.style,
+            styles=np.array(self.styles),
+            n_truth=self.n_truth,
+        )
 
     @staticmethod
     def load(path: Path) -> CropSet:
         d = np.load(path)
-        return CropSet(d["crops"], d["labels"], d["image"], d["style"], tuple(str(s) for s in d["styles"]),
-                       int(d["n_truth"]))
+        return CropSet(
+            d["crops"], d["labels"], d["image"], d["style"], tuple(str(s) for s in d["styles"]), int(d["n_truth"])
+        )
 
     def select(self, mask: np.ndarray) -> CropSet:
         """The crops where ``mask`` is true (e.g. those of some images: a cross-validation fold's
@@ -112,14 +120,20 @@ class CropSet:
         styles = tuple(dict.fromkeys(s for cs in sets for s in cs.styles))
         remap = [np.array([styles.index(s) for s in cs.styles] or [0], np.int16) for cs in sets]
         return CropSet(
-            np.concatenate([cs.crops for cs in sets]), np.concatenate([cs.labels for cs in sets]),
-            np.concatenate([cs.image for cs in sets]), np.concatenate([r[cs.style] for r, cs in zip(remap, sets)]),
-            styles, sum(cs.n_truth for cs in sets),
+            np.concatenate([cs.crops for cs in sets]),
+            np.concatenate([cs.labels for cs in sets]),
+            np.concatenate([cs.image for cs in sets]),
+            np.concatenate([r[cs.style] for r, cs in zip(remap, sets)]),
+            styles,
+            sum(cs.n_truth for cs in sets),
         )
 
 
 def detect_crops(
-    detector: CharDetector, dataset_seed: int, start: int, count: int,
+    detector: CharDetector,
+    dataset_seed: int,
+    start: int,
+    count: int,
     progress: Callable[[int], None] | None = None,
 ) -> CropSet:
     """Run stage 1 on generated images and label every detection it makes."""
@@ -140,7 +154,11 @@ def detect_crops(
             progress(1)
     return CropSet(
         np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
-        np.array(labels, np.int64), np.array(image, np.int32), np.array(style, np.int16), tuple(STYLES), n_truth,
+        np.array(labels, np.int64),
+        np.array(image, np.int32),
+        np.array(style, np.int16),
+        tuple(STYLES),
+        n_truth,
     )
 
 
@@ -165,7 +183,11 @@ def cache_key(detector: CharDetector, *identity: object, sources: tuple[Path, ..
 
 
 def cached_crops(
-    detector: CharDetector, cache_dir: Path, dataset_seed: int, start: int, count: int,
+    detector: CharDetector,
+    cache_dir: Path,
+    dataset_seed: int,
+    start: int,
+    count: int,
     progress: Callable[[int], None] | None = None,
 ) -> CropSet:
     """:func:`detect_crops`, stored under ``cache_dir`` so a re-run of training skips stage 1."""

@@ -165,8 +165,7 @@ Plan = tuple[list[Merge], dict[int, tuple[DetectedChar, ...]]]
 """One line's merge candidates and, per rejected crop, its split or window boxes."""
 
 
-def _rebuild(line: DetectedLine, probs: np.ndarray, labels: np.ndarray, plan: Plan, new_probs: np.ndarray
-             ) -> Reading:
+def _rebuild(line: DetectedLine, probs: np.ndarray, labels: np.ndarray, plan: Plan, new_probs: np.ndarray) -> Reading:
     """The line's characters with their probabilities once its proposals (``new_probs``, merges
     first, then splits and windows in order) are read."""
     candidates, splits = plan
@@ -206,8 +205,12 @@ def within_budget(lines: Sequence[DetectedLine], plans: list[Plan], budget: int 
 
 
 def second_look(
-    grays: Sequence[np.ndarray | None], detections: Sequence[list[DetectedLine]], probs: np.ndarray,
-    labels: np.ndarray, classify: Callable[[np.ndarray], np.ndarray], budget: int = PROPOSAL_BUDGET,
+    grays: Sequence[np.ndarray | None],
+    detections: Sequence[list[DetectedLine]],
+    probs: np.ndarray,
+    labels: np.ndarray,
+    classify: Callable[[np.ndarray], np.ndarray],
+    budget: int = PROPOSAL_BUDGET,
 ) -> tuple[list[list[DetectedLine]], np.ndarray]:
     """Lines and their crop probabilities (concatenated in reading order over the batch), given
     each crop's first ``labels``: neighbouring pieces that read better as one character are

@@ -102,8 +102,10 @@ def label_text(text: str) -> str | None:
 
 
 def text_labelled_crops(
-    detector: CharDetector, probabilities: Callable[[np.ndarray], np.ndarray],
-    images: Iterable[CodeImage], progress: Callable[[int], None] | None = None,
+    detector: CharDetector,
+    probabilities: Callable[[np.ndarray], np.ndarray],
+    images: Iterable[CodeImage],
+    progress: Callable[[int], None] | None = None,
 ) -> TextLabelled:
     """Stage 1 and ``probabilities`` (a classifier's) over code images, and every crop of the
     matched lines with its label. All crops of an image are read in one forward pass."""
@@ -120,7 +122,7 @@ def text_labelled_crops(
             bounds = np.cumsum([0] + [len(line.chars) for line in lines])
             matched = label_lines([reading(probs[a:b]) for a, b in zip(bounds, bounds[1:])], text)
             for k, line_labels in matched.items():
-                crops.append(image_crops[bounds[k]:bounds[k + 1]])
+                crops.append(image_crops[bounds[k] : bounds[k + 1]])
                 labels += line_labels
                 image_index += [i] * len(line_labels)
             used += bool(matched)
@@ -130,7 +132,12 @@ def text_labelled_crops(
         if progress is not None:
             progress(1)
     m = len(labels)
-    crop_set = CropSet(np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
-                       np.array(labels, np.int64), np.array(image_index, np.int32), np.zeros(m, np.int16),
-                       ("user",), 0)
+    crop_set = CropSet(
+        np.concatenate(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
+        np.array(labels, np.int64),
+        np.array(image_index, np.int32),
+        np.zeros(m, np.int16),
+        ("user",),
+        0,
+    )
     return TextLabelled(crop_set, used, skipped)

@@ -96,12 +96,14 @@ def load_user_crops(folder: Path) -> CropSet:
         crops.append(crop(gray, (0.0, 0.0, float(gray.shape[1]), float(gray.shape[0]))))
         labels.append(CLASSES.index(label))
     n = len(crops)
-    return CropSet(np.stack(crops), np.array(labels, np.int64), np.full(n, -1, np.int32), np.zeros(n, np.int16),
-                   ("user",), 0)
+    return CropSet(
+        np.stack(crops), np.array(labels, np.int64), np.full(n, -1, np.int32), np.zeros(n, np.int16), ("user",), 0
+    )
 
 
-def generated_crops(detector: CharDetector, cfg: TrainConfig, start: int, count: int,
-                    log: Callable[[str], None]) -> CropSet:
+def generated_crops(
+    detector: CharDetector, cfg: TrainConfig, start: int, count: int, log: Callable[[str], None]
+) -> CropSet:
     """Crops of generated images ``start .. start+count-1``, from cache where available."""
     parts = []
     for s in range(start, start + count, CHUNK):
@@ -129,8 +131,9 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
     angle, scale, shear = uniform(-0.09, 0.09), uniform(0.88, 1.12), uniform(-0.12, 0.12)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin + shear, uniform(-0.08, 0.08)], 1),
-                         torch.stack([sin, cos, uniform(-0.08, 0.08)], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin + shear, uniform(-0.08, 0.08)], 1), torch.stack([sin, cos, uniform(-0.08, 0.08)], 1)], 1
+    )
     xy = F.affine_grid(torch.eye(2, 3, device=x.device).expand(b, 2, 3), list(x.shape), align_corners=False)
     mapped = torch.einsum("bhwk,bjk->bhwj", torch.cat([xy, torch.ones_like(xy[..., :1])], -1), theta)
     tilt = 1 + uniform(-0.12, 0.12).view(b, 1, 1) * xy[..., 0] + uniform(-0.12, 0.12).view(b, 1, 1) * xy[..., 1]
@@ -155,7 +158,7 @@ def predict(net: CharNet, crops: np.ndarray, device: torch.device, bf16: bool, b
     out = []
     for i in range(0, len(crops), batch):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out.append(net(torch.from_numpy(crops[i:i + batch])[:, None].to(device)).argmax(1).cpu().numpy())
+            out.append(net(torch.from_numpy(crops[i : i + batch])[:, None].to(device)).argmax(1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
@@ -168,8 +171,9 @@ def accuracy_by_style(pred: np.ndarray, val: CropSet) -> dict[str, float]:
     return {name: float(right[val.style == k].mean()) for k, name in enumerate(val.styles) if (val.style == k).any()}
 
 
-def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels.CodeImages,
-                    log: Callable[[str], None]) -> CropSet:
+def user_code_crops(
+    detector: CharDetector, cfg: TrainConfig, codes: text_labels.CodeImages, log: Callable[[str], None]
+) -> CropSet:
     """Crops of a user's code images labelled from their text (see :mod:`text_labels`) by the
     classifier being fine-tuned (the shipped one when training from scratch), cached under
     ``cfg.cache_dir`` like generated crops: a re-run with other epochs skips stage 1. The
@@ -192,14 +196,17 @@ def user_code_crops(detector: CharDetector, cfg: TrainConfig, codes: text_labels
     out = text_labels.text_labelled_crops(detector, reader.probabilities, codes.images, progress)
     for line in out.skipped:
         log(f"code image left out: {line}")
-    log(f"user code images: {out.used} of {out.images} labelled, {len(out.crops.labels)} crops "
-        f"({int((out.crops.labels == REJECT_INDEX).sum())} <reject>, {time.time() - t:.0f} s)")
+    log(
+        f"user code images: {out.used} of {out.images} labelled, {len(out.crops.labels)} crops "
+        f"({int((out.crops.labels == REJECT_INDEX).sum())} <reject>, {time.time() - t:.0f} s)"
+    )
     out.crops.save(path)
     return out.crops
 
 
-def real_crops(detector: CharDetector, cfg: TrainConfig, root: Path,
-               log: Callable[[str], None]) -> tuple[list[CropSet], dict[str, CropSet]]:
+def real_crops(
+    detector: CharDetector, cfg: TrainConfig, root: Path, log: Callable[[str], None]
+) -> tuple[list[CropSet], dict[str, CropSet]]:
     """Training parts and validation crops by source of the real trainsets under ``root``; the
     ``br_plates`` photos are labelled from their code like a user's code images (cached)."""
     splits = trainsets.char_splits(root)
@@ -251,7 +258,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, extra: Sequence[
         t, total = time.time(), 0.0
         order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         for i in range(0, len(order), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+            idx = order[i : i + cfg.batch_size]
             x = augment(x_all[idx].to(device), gen)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 loss = F.cross_entropy(net(x), y_all[idx].to(device), label_smoothing=0.05)
@@ -262,13 +269,20 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, extra: Sequence[
             total += float(loss.detach()) * len(idx)
         acc = accuracy(net, val, device, amp) if len(val.labels) else float("nan")
         real = {k: accuracy(net, v, device, amp) for k, v in real_val.items()}
-        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f}"
-            + "".join(f", {k} {a:.4f}" for k, a in real.items()) + f" ({time.time() - t:.0f} s)")
+        log(
+            f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(order):.4f}, val accuracy {acc:.4f}"
+            + "".join(f", {k} {a:.4f}" for k, a in real.items())
+            + f" ({time.time() - t:.0f} s)"
+        )
     pred = predict(net, val.crops, device, amp)
     return TrainResult(
-        net=net.cpu().eval(), seconds=time.time() - started, n_train=len(data.labels), n_val=len(val.labels),
-        val_accuracy=float((pred == val.labels).mean()), val_by_style=accuracy_by_style(pred, val),
+        net=net.cpu().eval(),
+        seconds=time.time() - started,
+        n_train=len(data.labels),
+        n_val=len(val.labels),
+        val_accuracy=float((pred == val.labels).mean()),
+        val_by_style=accuracy_by_style(pred, val),
         val_real_by_style={k: accuracy(net, v, device, amp) for k, v in real_val.items()},
-        stage1_recall=val.recall, bf16=amp,
+        stage1_recall=val.recall,
+        bf16=amp,
     )
-

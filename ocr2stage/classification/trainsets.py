@@ -83,8 +83,14 @@ class Split:
 
 def _crop_set(crops: list[np.ndarray], labels: list[int], image: list[int], style: str) -> CropSet:
     n = len(labels)
-    return CropSet(np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
-                   np.array(labels, np.int64), np.array(image, np.int32), np.zeros(n, np.int16), (style,), 0)
+    return CropSet(
+        np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8),
+        np.array(labels, np.int64),
+        np.array(image, np.int32),
+        np.zeros(n, np.int16),
+        (style,),
+        0,
+    )
 
 
 def _split(items: list[tuple[str, np.ndarray, str]], style: str) -> Split:
@@ -110,8 +116,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def single_chars(folder: Path, style_of: Callable[[dict[str, str]], str],
-                 images: str = "") -> dict[str, list[tuple[str, np.ndarray, str]]]:
+def single_chars(
+    folder: Path, style_of: Callable[[dict[str, str]], str], images: str = ""
+) -> dict[str, list[tuple[str, np.ndarray, str]]]:
     """Rows of a ``file,char`` labels.csv as ``(file, crop, char)`` per style; files are relative
     to ``folder/images``; characters outside the charset are left out."""
     out: dict[str, list[tuple[str, np.ndarray, str]]] = {}
@@ -189,8 +196,9 @@ class Plate:
 def plates(root: Path) -> list[Plate]:
     """The ``br_plates`` photos; validation is chosen by plate code, 20% of codes."""
     folder = Path(root) / "br_plates"
-    return [Plate(r["file"], folder / "images" / r["file"], r["text"].strip().upper())
-            for r in _rows(folder / "labels.csv")]
+    return [
+        Plate(r["file"], folder / "images" / r["file"], r["text"].strip().upper()) for r in _rows(folder / "labels.csv")
+    ]
 
 
 def plate_images(root: Path) -> tuple[list[Plate], CodeImages]:

@@ -68,8 +68,9 @@ class CharClassifier:
     """The same network in ONNX Runtime (float32), used instead of ``net`` when set."""
 
     @classmethod
-    def load(cls, path: Path | None = None, device: str = "cpu", bf16: bool | None = None,
-             backend: str | None = None) -> CharClassifier:
+    def load(
+        cls, path: Path | None = None, device: str = "cpu", bf16: bool | None = None, backend: str | None = None
+    ) -> CharClassifier:
         """``backend``: one of :data:`ocr2stage.backends.BACKENDS` or ``auto``; the classifier runs
         in PyTorch (bf16 for ``torch-bf16``, else float32) or, for ``onnx*``, in ONNX Runtime
         float32. None keeps the older switch ``bf16``: None (default) where the device runs it
@@ -85,13 +86,24 @@ class CharClassifier:
         chosen = backends.resolve(backend, dev, bf16)
         onnx = None
         if chosen.startswith("onnx"):
-            onnx = OrtModel(backends.cached_model(
-                "classifier", checksum,
-                lambda out: backends.export(net.eval(), torch.zeros(2, 1, CROP_SIZE, CROP_SIZE, dtype=torch.uint8),
-                                            out, ["crops"], ["logits"], {"crops": {0: "n"}, "logits": {0: "n"}})),
-                dev)
-        return cls(net=net.to(dev).eval(), path=path, checksum=checksum, device=dev,
-                   bf16=chosen == "torch-bf16", onnx=onnx)
+            onnx = OrtModel(
+                backends.cached_model(
+                    "classifier",
+                    checksum,
+                    lambda out: backends.export(
+                        net.eval(),
+                        torch.zeros(2, 1, CROP_SIZE, CROP_SIZE, dtype=torch.uint8),
+                        out,
+                        ["crops"],
+                        ["logits"],
+                        {"crops": {0: "n"}, "logits": {0: "n"}},
+                    ),
+                ),
+                dev,
+            )
+        return cls(
+            net=net.to(dev).eval(), path=path, checksum=checksum, device=dev, bf16=chosen == "torch-bf16", onnx=onnx
+        )
 
     @property
     def precision(self) -> str:

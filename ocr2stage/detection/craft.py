@@ -142,9 +142,14 @@ def onnx_craft(net: nn.Module, checksum: str, int8: bool) -> Path:
     same calibration inputs as :func:`quantized_backbone`, its U-net float32 as there."""
 
     def fp32(path: Path) -> None:
-        backends.export(copy.deepcopy(net).float().to(memory_format=torch.contiguous_format),
-                        torch.zeros(1, 3, FIRST_HEIGHT, 4 * FIRST_HEIGHT), path, ["image"], ["y", "feature"],
-                        {"image": {2: "h", 3: "w"}, "y": {1: "h2", 2: "w2"}, "feature": {2: "h2", 3: "w2"}})
+        backends.export(
+            copy.deepcopy(net).float().to(memory_format=torch.contiguous_format),
+            torch.zeros(1, 3, FIRST_HEIGHT, 4 * FIRST_HEIGHT),
+            path,
+            ["image"],
+            ["y", "feature"],
+            {"image": {2: "h", 3: "w"}, "y": {1: "h2", 2: "w2"}, "feature": {2: "h2", 3: "w2"}},
+        )
 
     source = backends.cached_model("craft", checksum, fp32)
     if not int8:
@@ -152,9 +157,12 @@ def onnx_craft(net: nn.Module, checksum: str, int8: bool) -> Path:
     seed, count = INT8_CALIBRATION
     reduce = "" if cpu_isa()["vnni"] else "-r7"
     return backends.cached_model(
-        f"craft-int8-s{seed}n{count}{reduce}", checksum,
-        lambda path: backends.quantize(source, path, "image", [x.numpy() for x in _calibration_inputs()],
-                                       lambda node: node.startswith("/basenet/")))
+        f"craft-int8-s{seed}n{count}{reduce}",
+        checksum,
+        lambda path: backends.quantize(
+            source, path, "image", [x.numpy() for x in _calibration_inputs()], lambda node: node.startswith("/basenet/")
+        ),
+    )
 
 
 def _normalised(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
@@ -171,7 +179,11 @@ class CraftNet:
     """
 
     def __init__(
-        self, path: Path | None = None, device: str = "cpu", bf16: bool | None = None, int8: bool = False,
+        self,
+        path: Path | None = None,
+        device: str = "cpu",
+        bf16: bool | None = None,
+        int8: bool = False,
         backend: str | None = None,
     ) -> None:
         """``backend``: one of :data:`ocr2stage.backends.BACKENDS` or ``auto``; None keeps the older
@@ -190,8 +202,9 @@ class CraftNet:
         net.load_state_dict(state)
         self.onnx: backends.OrtModel | None = None
         if self.backend.startswith("onnx"):
-            self.onnx = backends.OrtModel(onnx_craft(net.eval(), self.checksum, self.backend == "onnx-int8"),
-                                          self.device)
+            self.onnx = backends.OrtModel(
+                onnx_craft(net.eval(), self.checksum, self.backend == "onnx-int8"), self.device
+            )
             self.precision = "onnx int8-backbone" if self.backend == "onnx-int8" else "onnx fp32"
         elif self.backend == "torch-int8":
             net.basenet = quantized_backbone(net.eval().basenet)

@@ -84,8 +84,13 @@ class CharDetector:
     """CRAFT plus post-processing; ``detect`` is the whole of stage 1 for one image."""
 
     def __init__(
-        self, craft_path: Path | None = None, device: str = "cpu", config: DetectorConfig | None = None,
-        bf16: bool | None = None, int8: bool = False, backend: str | None = None,
+        self,
+        craft_path: Path | None = None,
+        device: str = "cpu",
+        config: DetectorConfig | None = None,
+        bf16: bool | None = None,
+        int8: bool = False,
+        backend: str | None = None,
     ) -> None:
         """``bf16``, ``int8``, ``backend``: see :class:`CraftNet` (default: bf16 backbone where the
         hardware has it, else float32 PyTorch)."""
@@ -137,8 +142,9 @@ class CharDetector:
         arr = np.array(boxes, dtype=np.float64)
         centers = np.stack([(arr[:, 0] + arr[:, 2]) / 2, (arr[:, 1] + arr[:, 3]) / 2], axis=1)
         heights = arr[:, 3] - arr[:, 1]
-        words = word_ids(maps.region, maps.affinity, [b.peak for b in blobs], self.config.char_thr,
-                         self.config.link_thr)
+        words = word_ids(
+            maps.region, maps.affinity, [b.peak for b in blobs], self.config.char_thr, self.config.link_thr
+        )
         lines = []
         for idx in group_lines(centers, heights, words):
             fit = fit_line(centers[idx], heights[idx])

@@ -54,7 +54,10 @@ def fit_line(centers: np.ndarray, heights: np.ndarray) -> LineFit:
 
 
 def word_ids(
-    region: np.ndarray, affinity: np.ndarray, peaks: list[tuple[int, int]], text_thr: float = 0.3,
+    region: np.ndarray,
+    affinity: np.ndarray,
+    peaks: list[tuple[int, int]],
+    text_thr: float = 0.3,
     link_thr: float = 0.3,
 ) -> list[int]:
     """Component of the linked text mask that holds each peak ``(x, y)``."""
@@ -106,7 +109,8 @@ def group_lines(centers: np.ndarray, heights: np.ndarray, words: list[int]) -> l
     for g, fit in zip(groups, fits):
         size = typical_height(heights[g])
         level = [
-            k for k, ref in enumerate(line_fits)
+            k
+            for k, ref in enumerate(line_fits)
             if _same_size(ref.height, size, len(g))
             and (_same_line(ref, fit, centers[g]) or _same_line(fit, ref, centers[lines[k]]))
         ]

@@ -82,15 +82,26 @@ def date_code(rng: np.random.Generator) -> str:
     y, m, d = _date_parts(rng)
     return pick(
         rng,
-        (f"{y}.{m}.{d}", f"{d}.{m}.{y}", f"{y[2:]}/{m}/{d}", f"MFG {y}-{m}-{d}",
-         f"EXP {m}/{y[2:]}", f"EXP {y}-{m}", f"BB {m}.{y}", f"{d}/{m}/{y[2:]}"),
+        (
+            f"{y}.{m}.{d}",
+            f"{d}.{m}.{y}",
+            f"{y[2:]}/{m}/{d}",
+            f"MFG {y}-{m}-{d}",
+            f"EXP {m}/{y[2:]}",
+            f"EXP {y}-{m}",
+            f"BB {m}.{y}",
+            f"{d}/{m}/{y[2:]}",
+        ),
     )
 
 
 def time_code(rng: np.random.Generator) -> str:
     """``12:45``, ``12:45:07`` or a date and a time on one line."""
-    hh, mm, ss = (f"{int(rng.integers(0, 24)):02d}", f"{int(rng.integers(0, 60)):02d}",
-                  f"{int(rng.integers(0, 60)):02d}")
+    hh, mm, ss = (
+        f"{int(rng.integers(0, 24)):02d}",
+        f"{int(rng.integers(0, 60)):02d}",
+        f"{int(rng.integers(0, 60)):02d}",
+    )
     y, m, d = _date_parts(rng)
     return pick(rng, (f"{hh}:{mm}", f"{hh}:{mm}:{ss}", f"{y}.{m}.{d} {hh}:{mm}", f"{d}.{m}.{y[2:]} {hh}:{mm}"))
 
@@ -150,8 +161,9 @@ NUMERIC_KINDS: dict[str, Callable[[np.random.Generator], str]] = {
 TWO_LINE_SHARE = 0.2
 
 
-def random_code(rng: np.random.Generator, numeric: bool = False, two_line_share: float = TWO_LINE_SHARE
-                ) -> tuple[str, str]:
+def random_code(
+    rng: np.random.Generator, numeric: bool = False, two_line_share: float = TWO_LINE_SHARE
+) -> tuple[str, str]:
     """``(text, kind)``; a two-line code joins two codes with ``\\n`` (kind ``two_line``).
 
     ``numeric`` keeps to digits and ``-.:`` for seven-segment displays, which cannot show letters.
@@ -186,8 +198,23 @@ def _groups(sizes: tuple[int, ...]) -> str:
 
 
 _PART_D, _PART_A = f"{_D}{{2,4}}", f"{_L}{{1,2}}"
-SIZE_TYPES = ("22G1", "22G1", "42G1", "45G1", "45G1", "22R1", "42R1", "45R1", "22U1", "42U1", "22T1", "L5G1",
-              "25G1", "22P1", "42P1")
+SIZE_TYPES = (
+    "22G1",
+    "22G1",
+    "42G1",
+    "45G1",
+    "45G1",
+    "22R1",
+    "42R1",
+    "45R1",
+    "22U1",
+    "42U1",
+    "22T1",
+    "L5G1",
+    "25G1",
+    "22P1",
+    "42P1",
+)
 """ISO 6346 size and type codes drawn for container numbers (20/40/45 ft; general, reefer, open top...)."""
 
 
@@ -207,20 +234,33 @@ two size characters, the type group's letter and a digit (ocr2stage.formats fiel
 
 KIND_FORMATS: dict[str, str] = {
     "sn": _any("SN", "S/N", "SN:", "") + _any(*(_groups(g) for g in ((4, 5), (3, 4, 3), (6,), (2, 6), (10,), (5, 5)))),
-    "pn": _any("PN", "P/N", "REF", "") + _any(
-        rf"{_PART_D}-{_PART_D}/{_PART_A}\.{_PART_D}", f"{_PART_D}-{_PART_D}-{_PART_D}",
-        rf"{_PART_A}{_PART_D}\.{_PART_D}\.{_PART_D}", f"{_PART_D}-{_PART_D}/{_PART_A}",
-        rf"{_PART_D}\.{_PART_D}-{_PART_A}"),
-    "lot": _any(f"L{_D}{{2}}{_L}{_D}{{4}}", f"LOT:?{_L}{{5,7}}", f"(?:LOT|B)?{_L}{_D}{{4}}-{_D}{{2}}",
-                f"{_D}{{4}}-{_D}{{2,4}}"),
-    "date": _any(rf"{_YEAR}\.{_MONTH}\.{_DAY}", rf"{_DAY}\.{_MONTH}\.(?:{_YEAR}|{_YY})", f"{_YY}/{_MONTH}/{_DAY}",
-                 f"(?:MFG)?{_YEAR}-{_MONTH}-{_DAY}", f"EXP{_MONTH}/{_YY}", f"EXP{_YEAR}-{_MONTH}",
-                 rf"BB{_MONTH}\.{_YEAR}", f"{_DAY}/{_MONTH}/{_YY}"),
+    "pn": _any("PN", "P/N", "REF", "")
+    + _any(
+        rf"{_PART_D}-{_PART_D}/{_PART_A}\.{_PART_D}",
+        f"{_PART_D}-{_PART_D}-{_PART_D}",
+        rf"{_PART_A}{_PART_D}\.{_PART_D}\.{_PART_D}",
+        f"{_PART_D}-{_PART_D}/{_PART_A}",
+        rf"{_PART_D}\.{_PART_D}-{_PART_A}",
+    ),
+    "lot": _any(
+        f"L{_D}{{2}}{_L}{_D}{{4}}", f"LOT:?{_L}{{5,7}}", f"(?:LOT|B)?{_L}{_D}{{4}}-{_D}{{2}}", f"{_D}{{4}}-{_D}{{2,4}}"
+    ),
+    "date": _any(
+        rf"{_YEAR}\.{_MONTH}\.{_DAY}",
+        rf"{_DAY}\.{_MONTH}\.(?:{_YEAR}|{_YY})",
+        f"{_YY}/{_MONTH}/{_DAY}",
+        f"(?:MFG)?{_YEAR}-{_MONTH}-{_DAY}",
+        f"EXP{_MONTH}/{_YY}",
+        f"EXP{_YEAR}-{_MONTH}",
+        rf"BB{_MONTH}\.{_YEAR}",
+        f"{_DAY}/{_MONTH}/{_YY}",
+    ),
     "time": _any(rf"{_YEAR}\.{_MONTH}\.{_DAY}", rf"{_DAY}\.{_MONTH}\.{_YY}", "") + _TIME,
     "digits": f"{_D}{{6,14}}",
-    "registration": _any(*(f"{a}{{2,4}}-?{b}{{2,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]"))),
-                         *(f"{a}{{1,4}}{s}{b}{{1,4}}{s}{a}{{1,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]"))
-                           for s in ("-", ""))),
+    "registration": _any(
+        *(f"{a}{{2,4}}-?{b}{{2,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]"))),
+        *(f"{a}{{1,4}}{s}{b}{{1,4}}{s}{a}{{1,4}}" for a, b in (("[A-Z]", _D), (_D, "[A-Z]")) for s in ("-", "")),
+    ),
 }
 """Kind -> format of its codes (the seven-segment variants of a kind included)."""
 _ONE_LINE = _any(*(KIND_FORMATS[k] for k in KINDS))

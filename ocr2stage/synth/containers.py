@@ -25,16 +25,27 @@ from .materials import plastic, smooth_noise
 from .render import Sample, photographed
 from .styles import MARGIN_CAPS, Flat, Meta, _blur, _over
 
-CONTAINER_FONTS = ("dejavu_sans_bold", "liberation_sans_bold", "dejavu_condensed_bold", "liberation_narrow_bold",
-                   "roboto_condensed_bold", "freesans_bold")
-CONTAINER_PAINTS = {"red": (0.62, 0.16, 0.12), "blue": (0.14, 0.27, 0.55), "green": (0.2, 0.42, 0.27),
-                    "grey": (0.55, 0.56, 0.56), "orange": (0.85, 0.45, 0.12), "white": (0.88, 0.88, 0.86),
-                    "brown": (0.42, 0.26, 0.17)}
+CONTAINER_FONTS = (
+    "dejavu_sans_bold",
+    "liberation_sans_bold",
+    "dejavu_condensed_bold",
+    "liberation_narrow_bold",
+    "roboto_condensed_bold",
+    "freesans_bold",
+)
+CONTAINER_PAINTS = {
+    "red": (0.62, 0.16, 0.12),
+    "blue": (0.14, 0.27, 0.55),
+    "green": (0.2, 0.42, 0.27),
+    "grey": (0.55, 0.56, 0.56),
+    "orange": (0.85, 0.45, 0.12),
+    "white": (0.88, 0.88, 0.86),
+    "brown": (0.42, 0.26, 0.17),
+}
 LAYOUTS = ("horizontal", "stacked")
 
 
-def _corrugated(rng: np.random.Generator, h: int, w: int, color: tuple[float, float, float], cap: float
-                ) -> np.ndarray:
+def _corrugated(rng: np.random.Generator, h: int, w: int, color: tuple[float, float, float], cap: float) -> np.ndarray:
     """Painted corrugated steel: light and shade across the vertical ribs, dirt and rust blotches."""
     bg = plastic(rng, h, w, color)
     period = cap * rng.uniform(1.5, 3.5)
@@ -57,17 +68,29 @@ def container_flat(rng: np.random.Generator, layout: str) -> Flat:
         cap = int(rng.integers(16, 25))
         gap = rng.uniform(0.15, 0.45)
     font = pick(rng, CONTAINER_FONTS)
-    lay = font_layout(lines, font, cap, tracking=cap * rng.uniform(0.0, 0.15), line_gap=gap,
-                      margin=int(MARGIN_CAPS * cap), align=pick(rng, ("left", "center")) if layout == "horizontal"
-                      else "center")
+    lay = font_layout(
+        lines,
+        font,
+        cap,
+        tracking=cap * rng.uniform(0.0, 0.15),
+        line_gap=gap,
+        margin=int(MARGIN_CAPS * cap),
+        align=pick(rng, ("left", "center")) if layout == "horizontal" else "center",
+    )
     h, w = lay.mask.shape
     paint = pick(rng, tuple(CONTAINER_PAINTS))
     bg = _corrugated(rng, h, w, CONTAINER_PAINTS[paint], cap)
     ink = (0.08, 0.08, 0.08) if paint in ("white", "orange") else (0.93, 0.93, 0.9)
     wear = rng.uniform(0.75, 0.97) * (1 + 0.15 * smooth_noise(rng, h, w, cap / 2))
     image = _over(bg, ink, _blur(lay.mask, rng.uniform(0.3, 0.9)) * wear)
-    meta: Meta = {"style": "container", "kind": "container", "layout": layout, "font": font, "cap_height": cap,
-                  "paint": paint}
+    meta: Meta = {
+        "style": "container",
+        "kind": "container",
+        "layout": layout,
+        "font": font,
+        "cap_height": cap,
+        "paint": paint,
+    }
     return Flat(np.clip(image, 0, 1).astype(np.float32), "\n".join(lines), lay.chars, cap, meta)
 
 

@@ -105,7 +105,7 @@ def manifest(name: str, n: int, seed: int, styles: Sequence[str]) -> dict:
     return {
         "name": name,
         "description": f"Synthetic industrial codes ({n} images; styles {', '.join(styles)}) rendered by "
-                       f"{RECIPE} from seed {seed}.{' A test set: never train on it.' if test else ''}",
+        f"{RECIPE} from seed {seed}.{' A test set: never train on it.' if test else ''}",
         **({"evaluation_only": True} if test else {}),
         "charset": CHARSET,
         "readout": "all_lines",

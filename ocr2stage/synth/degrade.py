@@ -38,8 +38,7 @@ def _homography(rng: np.random.Generator, flat: Flat, meta: Meta) -> np.ndarray:
     centre = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]])
     rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
     shear = np.array([[1, -t, 0], [0, 1, 0], [0, 0, 1]])
-    meta.update(rotation_deg=round(rotation, 3), perspective=round(perspective, 4),
-                shear_deg=round(flat.shear_deg, 3))
+    meta.update(rotation_deg=round(rotation, 3), perspective=round(perspective, 4), shear_deg=round(flat.shear_deg, 3))
     return centre @ rot @ shear @ np.linalg.inv(centre) @ tilt
 
 
@@ -53,8 +52,9 @@ def warp_boxes(chars: list[tuple[str, Box]], hom: np.ndarray) -> list[tuple[str,
     return out
 
 
-def geometry(rng: np.random.Generator, flat: Flat, meta: Meta, max_height: int | None = None
-             ) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+def geometry(
+    rng: np.random.Generator, flat: Flat, meta: Meta, max_height: int | None = None
+) -> tuple[np.ndarray, list[tuple[str, Box]]]:
     """Warp, crop a camera ROI around the code with uneven margins, and scale into 64-160 px
     (up to ``max_height`` for a tall marking: a container number stacked one character a row)."""
     hom = _homography(rng, flat, meta)
@@ -77,8 +77,15 @@ def geometry(rng: np.random.Generator, flat: Flat, meta: Meta, max_height: int |
     sx, sy = crop.shape[1] / (cx1 - cx0), crop.shape[0] / (cy1 - cy0)
     crop_h, crop_w = crop.shape[:2]
     moved = [
-        (c, (min(max((x0 - cx0) * sx, 0.0), crop_w), min(max((y0 - cy0) * sy, 0.0), crop_h),
-             min(max((x1 - cx0) * sx, 0.0), crop_w), min(max((y1 - cy0) * sy, 0.0), crop_h)))
+        (
+            c,
+            (
+                min(max((x0 - cx0) * sx, 0.0), crop_w),
+                min(max((y0 - cy0) * sy, 0.0), crop_h),
+                min(max((x1 - cx0) * sx, 0.0), crop_w),
+                min(max((y1 - cy0) * sy, 0.0), crop_h),
+            ),
+        )
         for c, (x0, y0, x1, y1) in chars
     ]
     meta.update(scale=round(scale, 4), width=crop_w, height=crop_h)
@@ -150,7 +157,15 @@ def photometric(rng: np.random.Generator, image: np.ndarray, cap: float, meta: M
         buffer = io.BytesIO()
         pixels.convert("L" if camera == "mono" else "RGB").save(buffer, "JPEG", quality=quality)
         pixels = Image.open(buffer).convert("RGB")
-    meta.update(illumination=round(illumination, 4), illumination_angle_deg=round(float(np.degrees(angle)), 1),
-                contrast=round(contrast, 4), scratches=scratches, smudge=smudge, blur_sigma=round(blur, 3),
-                camera=camera, noise_sigma=round(noise, 4), jpeg_quality=quality)
+    meta.update(
+        illumination=round(illumination, 4),
+        illumination_angle_deg=round(float(np.degrees(angle)), 1),
+        contrast=round(contrast, 4),
+        scratches=scratches,
+        smudge=smudge,
+        blur_sigma=round(blur, 3),
+        camera=camera,
+        noise_sigma=round(noise, 4),
+        jpeg_quality=quality,
+    )
     return pixels

@@ -90,158 +90,456 @@ NPM_FONT_CACHE = Path(os.environ.get("OCR2STAGE_FONT_CACHE") or Path.home() / ".
 # out: Pixelify Sans (its Z reads as 2), Tiny5 (a 5-pixel grid: X reads as 8, Z as 2), Yanone
 # Kaffeesatz (old-style figures: 3 4 5 7 9 drop below the line) and Doto 400 (dots a pixel wide).
 FONTSOURCE: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
-    ("teko", "5.3.0", (400, 700),
-     "sha512-Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q=="),
-    ("russo-one", "5.3.0", (400,),
-     "sha512-loHnqTq6D+H2WQdOB2pnAeCHbbsGqobmxnxU79MNFKjPWV2TPXdc78dbbkOAcWuKWDEY+FNXZFZ1nhaQvCWNAw=="),
-    ("chakra-petch", "5.3.0", (400, 700),
-     "sha512-QZvbM/q2R6n1pg2x+TJPftZmBNS+ADU37L4Z4L/6UJIz+JZ/SRaEf8usPFRiP7Ht28sIideMu/Bm1SnGlSrwNw=="),
-    ("saira-stencil-one", "5.3.0", (400,),
-     "sha512-b7ILM7KrAWTIUSWKuzV29lTQZV5QOGhlmXXEt3Dsg/rJ4lo1kjUjuo6dBG9Iq+pR7wRZCVXftinVHDof+i9nSA=="),
-    ("doto", "5.3.0", (700,),
-     "sha512-LTsUEUijHxf/0XmRGF8CiS8GyMuSKQSfX5XzzFYjTzWZSG8yPi0p+OV1D3Z4Ra7AfTYZ+Wzra1waw+j/bJBBCw=="),
-    ("big-shoulders-display", "5.3.0", (400, 700),
-     "sha512-d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog=="),
-    ("big-shoulders-text", "5.3.0", (400, 700),
-     "sha512-UQT+BSCT091ZbmFTBY653wAD+0Gb7ioWP2+2B86y1jVYZHTla/7C0gWbiabnZkyB8j4RVhO5OnRETfCD1JKa9g=="),
-    ("antonio", "5.3.0", (400, 700),
-     "sha512-LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA=="),
-    ("rajdhani", "5.3.0", (400, 700),
-     "sha512-oBJgSIibWJvVBKseme1JczqPLoDHN97LHti4uh0LjfcJqQoVmnQQlRKIpEjTJV559rmVQ6qbVZZwKwk2wkBTtw=="),
-    ("oswald", "5.3.0", (400, 700),
-     "sha512-16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg=="),
-    ("barlow-condensed", "5.3.0", (400, 700),
-     "sha512-RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g=="),
-    ("barlow-semi-condensed", "5.3.0", (400, 700),
-     "sha512-EdpQ1GlLMofGqDsQhEw+g6DonNKmzt21p8y/oNbTl4BFzEkqYkFyE2fj25YGxmZBL/LZZGAxe74FlvEWcgc31w=="),
-    ("b612-mono", "5.3.0", (400, 700),
-     "sha512-G0Ihm+ekqqP5PZJ1zrx6GbeS2q4GDmYnM01zrNrPARRg64GoG0D2pTf+FsbDWvbg/9tVWFRmFIz8xYLjgFrUpg=="),
-    ("vt323", "5.3.0", (400,),
-     "sha512-3w33Rg/0+R1587HQfz4t7Q7e0GGeCqr3wmzIwqdGInUnrGEwMA5eX39GP4Z9wpTQnwfhVOhYuxuRwRUeIcicbw=="),
-    ("silkscreen", "5.3.0", (400, 700),
-     "sha512-M1NQ3LQH0LFNvyFPd/piHEGMImPPtpLglNnLC6Vdcq9kL0jNIOtTQmksAWCc4enbDnw1OnIpZtjNEfRqYm/QmA=="),
-    ("roboto-condensed", "5.3.0", (400, 700),
-     "sha512-Vbh5pesre/M/Jspd10btdKRqLSTe3yn4l6B2tXHGElCeASfA7Pgdpu1mb8wTG8E72J4Xk6FUfqnSe46UN2QAog=="),
-    ("fira-sans-condensed", "5.3.0", (400, 700),
-     "sha512-aYiPJnAwfvhHW1Yra+YPGdFvhvJhQax1wHb6aa6979ixPe51CspvxgZTJ8JNfIs3Gu7UcclUl6d2MuDnw1wsdg=="),
-    ("fira-sans-extra-condensed", "5.3.0", (400, 700),
-     "sha512-AiwnJulSkWNY0SYSOmdf3oFO9G8Soc3FYyYS81BWXVUSLqj2V/YXf4vC9xTohLOPIbXnDbpeelje692zLT5O6w=="),
-    ("ibm-plex-sans-condensed", "5.3.0", (400, 700),
-     "sha512-fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ=="),
-    ("archivo-narrow", "5.3.0", (400, 700),
-     "sha512-fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q=="),
-    ("share-tech-mono", "5.3.0", (400,),
-     "sha512-hVEzVCzEid/fBfhggMyvkfDzn9ODrMihxC0EiOeQK3BuQNvdjmith2ERnoDNUkbW8zhufbKNuCgaSoT8LUNpuQ=="),
-    ("share-tech", "5.3.0", (400,),
-     "sha512-+x7hin8YonDYvimNs/Sb/hfsRyu7YExxVmwE+b3FvbqQVIKWPq4cX3rCQym3YDExSHHreR+xGBkQlzTsf756Aw=="),
-    ("orbitron", "5.3.0", (400, 700),
-     "sha512-+BhPsbUAo/AF7sRcf+TEexm+EWWkgTiR9Zwb7AhYIPkc5oplfvw0C45Oc2xlKPhwVEmxG8hHuA6/Ansbl+Bc6w=="),
-    ("exo-2", "5.3.0", (400, 700),
-     "sha512-jVI6qXPPuV1Fne7m2Hpyc9rTt4O7ZIo+wsUZZzAW+u/iHem4CyWXXCGUoSw3utZUW82/bsGVQO9yO+hDsjZH8A=="),
-    ("titillium-web", "5.3.0", (400, 700),
-     "sha512-+nO3ACtHoBgBgq5rzKYImyJqcbRR5cG7D5O73Iu9qMEVlpQ4KVpdDs+XJexZ6Tgcek4xSlkCI82Xd3yLNF++6w=="),
-    ("saira-condensed", "5.3.0", (400, 700),
-     "sha512-e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw=="),
-    ("saira-extra-condensed", "5.3.0", (400, 700),
-     "sha512-oBbHvzZAebVOvXRgDxwWSl3IQbPIJNAP0XxIJOs2DUk1byMMXEhEoz0cD+vUKb+TzSWS4t4xe5ZGh5QhTZ17Rw=="),
-    ("saira-semi-condensed", "5.3.0", (400, 700),
-     "sha512-ODnnx0osErt7pRMY+MhxqwXOpPEKlRNW6Bb1Ci70Y37JMnISFAUZYo6ZGv/VOWc2x/IetzdmMaiiEVNPtWMi9Q=="),
-    ("encode-sans-condensed", "5.3.0", (400, 700),
-     "sha512-Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg=="),
-    ("alumni-sans", "5.3.0", (400, 700),
-     "sha512-WinRdWgUNrt8uc6Qsk0lD7bDBW/Lq1mMTbyPNFynW4c60R70XxoSwCDIUe/pP1gC+Bw+GUmRG/7cND7X/WePYw=="),
-    ("anton", "5.3.0", (400,),
-     "sha512-OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw=="),
-    ("bebas-neue", "5.3.0", (400,),
-     "sha512-nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw=="),
-    ("league-gothic", "5.3.0", (400,),
-     "sha512-gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg=="),
-    ("fjalla-one", "5.3.0", (400,),
-     "sha512-KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw=="),
-    ("khand", "5.3.0", (400, 700),
-     "sha512-XgRPIi8UxIdvugPUPTjv2tQMSyqAvsZS5dnpvugLAMwnxIrbFM+4uSjpg6psTlTsN5AigUAnoX1Xum0o2OtA5w=="),
-    ("kanit", "5.3.0", (400, 700),
-     "sha512-XrVxf5NWb8QLAEbQS2GYir3AY0WbOLr5Q80fWurnoFWXyc7CWvioGNPC2dxRGZKocMUXbwGhuK+sJqWkRLAWNA=="),
-    ("asap-condensed", "5.3.0", (400, 700),
-     "sha512-ggjp+XQGKSWfDGJBKvuHFDrOeDQ5q9YEwYR4LaESIFFA5mooD06L/vcREq4oHAnavIj/qz9MgKVrqo5OgIPLAQ=="),
-    ("pt-sans-narrow", "5.3.0", (400, 700),
-     "sha512-MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og=="),
-    ("roboto-mono", "5.3.0", (400, 700),
-     "sha512-yhwplHMHW9dCk+1pZuERfcJe+K3rosGVZEoK0XktkxRSqQ9qsipSwwiuW2/8Qmtp9lzu3Ixa/ie4BMH3i8CkZQ=="),
-    ("space-mono", "5.3.0", (400, 700),
-     "sha512-FrpBMOVWn3PRdRHlrZWC55X3kZG/2BTH7SM5ZyS/bky3iKya2BturI5lk+t0RoDQL2JyHzURsVq/EisCsxpI5A=="),
-    ("jetbrains-mono", "5.3.0", (400, 700),
-     "sha512-fqDfB5I9f1p1TV486aUgB9t8zP84P0O1FtQR5Ol9vjwPy+S+EIGlVYm1cvj2W5shcZMTg2nZFdVMoH5wFu8a1A=="),
-    ("black-ops-one", "5.3.0", (400,),
-     "sha512-kDqkJFtvMErjajEeMXv6nyIW3t6UKb5usW+1/sQox9vA5q8dyMpAdAW9tU6+aIWo6xIQlatqNrfUlrBdJu6D4A=="),
-    ("staatliches", "5.3.0", (400,),
-     "sha512-vYQgZ76FapaXZeiZQLUqy49+XmpyPLNgOsmqqqyX8pMFvb+rdODYDtc/vIgO/g5oTsESnSoD85DQozd8D6mUEA=="),
-    ("ubuntu-condensed", "5.3.0", (400,),
-     "sha512-xbxTJMlsN96ptF+AWgkbhR1gOt53Fb6+ZZgAfpG/twvHh4AG0sQoBbIBVT2I7Maqu3d2EetJHoW/mqCszDTzzg=="),
-    ("iceland", "5.2.8", (400,),
-     "sha512-UB1LoJlHFy9CaccxFgLOId7713Uf9irFP+WIyqsgVXk71fqnu0BSJlWYGbLWsaNPWBHSm6VzhogQ0PSyFWO7BA=="),
-    ("quantico", "5.3.0", (400, 700),
-     "sha512-W0+JbODU0FHQtnQKD42Iw9BZrY31UZciWB8lXjhqCHvXRfQbe64e7lRAS3538xOCbRS2xoga7JBoyX9cMVmc3A=="),
-    ("michroma", "5.3.0", (400,),
-     "sha512-9sbGD7ek1hGvq0TmgNPFbuI3k7qwXVdZ+zCDsTHDGRIQqfYrpYWwEYcwH2fzOtvn8uiGqzAoJ72vuFE3v/hDdg=="),
-    ("oxanium", "5.3.0", (400, 700),
-     "sha512-MpTsBMyPvlorqKkMVoaN8zctjty1vwO7WSOkNYhUj+oE6EEzL9I/j2EoEHLEEWIgTIRYwdxGMNLegBcvnc4nbQ=="),
-    ("tomorrow", "5.3.0", (400, 700),
-     "sha512-ND308ZDnhnkH0s4JDUkxbDHwHXXZZW5RH33tMuTEwTqS56YS/4+IOCNhjwt0+zxszXyCprtum/60b3KHnei/pg=="),
-    ("jockey-one", "5.2.7", (400,),
-     "sha512-VGFeQwTdvIL2sMNq3Ofmn8cgFx69KJxv0o2ScPOoSKFgyFP1JgZGo8Yhu8tpDZNsJvEDidGcyAHc8b2awcTE4w=="),
-    ("passion-one", "5.3.0", (400, 700),
-     "sha512-4+yT6KG1pJc4XxtUUtqLvd+zFm9RI4Ge5N5lEjpG/k9hN4On79OynXmP2RP3KIjjxdyp2BMajrZRAPwSLhIAxg=="),
-    ("jersey-10", "5.3.0", (400,),
-     "sha512-1dOTUg3JXm/Ls6j4BEPLRF5DHGadCGQy/sIHS7L0SWauB2rEd2W6614Xufxoc+TVXtrt8kVR6IWh3RFkXmy/Cw=="),
-    ("press-start-2p", "5.3.0", (400,),
-     "sha512-gxWFxdeDglPhEYSwEeooomcaFK8kSQYLQwVxfnOJeYRj2sPEHXjpVtFgEaYfqzOjuAJGrIcJOipu2KY5YkbyuQ=="),
-    ("kode-mono", "5.3.0", (400, 700),
-     "sha512-9xtuE63XocejXWwHa1vjV9IfQ1JbSKyCwyPV2SfFI+lgoMmuTKwI1DXZxxjZT+Q7qOdflwxj9fRrosGrh1YWpg=="),
-    ("azeret-mono", "5.3.0", (400, 700),
-     "sha512-Ag/+gN67fUry7i1yLlTnk16Rr1nnTQI2YefA/G7tYcCSr/+TC/ayMrE8Km7O0OKRgI/B5Mfel46Gq9IGY50Uaw=="),
-    ("red-hat-mono", "5.3.0", (400, 700),
-     "sha512-rXSQpg6TLRd+WLhcN9qGIarP9/HVouhmdKJcCv1R3+c2mznJ2GUUaTpkKhFN6LO2Sg7lRvb8CIaXYQqvqY6aPw=="),
-    ("ibm-plex-mono", "5.3.0", (400, 700),
-     "sha512-eTgnZjZEGk1QtD3ZstF+Vclo2HLAni8YMy34/DxllwZvyz1lR/1RF/xTiAquOBO7MvqBx8D2Ig2WCPMVfdZu7Q=="),
-    ("overpass-mono", "5.3.0", (400, 700),
-     "sha512-ORe1cIq1DZmEQ2/Y4N09YIKgzAfzn1ZlPfOQUEAIZTJiNaOQJonxCWbp9fsUQrp0h6j7+ebd9wIzkRv7YMaESQ=="),
-    ("source-code-pro", "5.3.0", (400, 700),
-     "sha512-JxaCODU69HDS3mVra9u96nyBF911La6IvtGLgpQD+PZLxJ1i9IxooNfLR6Y37kx06IFjVGkvoUmg3WPwh/8gBg=="),
-    ("dm-mono", "5.3.0", (400,),
-     "sha512-OINjI8C1S/wpchhQxl7njZdMn4+hnDCpQ4YtvvOpKNARo+0J8O1x1IcrChxNjHOhfVv1by8C/FQoy3hXK+C1Ug=="),
-    ("fira-mono", "5.3.0", (400, 700),
-     "sha512-FZzRwKhpoXQU1uhEGKUg5AHUUdfiaTXxGCdBBeGHUmcZaqEDEmndSVvpXHkSViH25f/UiWfhcWTib+6A8o4qeQ=="),
-    ("pt-mono", "5.3.0", (400,),
-     "sha512-AKXUTYCdv53jAJyzk3AEns6PdOvL3u+AD9Y4Ms6BFFRC7WCqYOvywujYT3gs00sMBIPs/J8iY7SQljk3wRfovw=="),
-    ("ubuntu-mono", "5.3.0", (400, 700),
-     "sha512-hLwLkeAV9YvLSOWExn0heOXy+EB4wKnt648qS5FaqsiCZDS8X9kR/ueIBzzX/vNSXjFkhLRSTKqlOfFvHdD4Bw=="),
-    ("days-one", "5.2.7", (400,),
-     "sha512-e4Y93dPSbkfnv5qVBHnRTa24rZKvCrlJpPASE77cSeFf5jm8pxRxG6hN02nL1GYqK5EVTAUchlsw3l3K6U65KA=="),
-    ("audiowide", "5.3.0", (400,),
-     "sha512-ECBdWgQPaCSuwlFyeXzV0i2DAGq0SKID7jxD1oHhYTObx3wz26YKs3F9Ic/EO369Anzld9IqxflRukJm6nVxpw=="),
-    ("goldman", "5.3.0", (400, 700),
-     "sha512-7Seba3YugrelhuPU4dspNCNwDraS+MxLs/8mgTkYH2JJLSyH6lqx4MN1iuIAruzcA80W1veYXP96jKw5xR9gZw=="),
-    ("bai-jamjuree", "5.3.0", (400, 700),
-     "sha512-8EfWN+tsuHC9HzPDa83J8Lj8P8XBITlCDCxBHCOPzO1opQC/xt4L3KCwFa98I6DB9YCFAxKi92t8q6HkW0JNaA=="),
-    ("changa", "5.3.0", (400, 700),
-     "sha512-zKPYCAB4338o8g7SejgbXPlNbENNr9Y7aJMzrU+umlVBiPdU8tvJYiREHFbLFxge5mI89ktaR2gt7Q1Pq15Zsg=="),
-    ("blinker", "5.3.0", (400, 700),
-     "sha512-FUbHO73CjtdBrQTISIsxAG6W6zsFNOgOIFwihbzn6eHjY9qfpCvaMd/QVEgSOgQp2GyBarwI7jNdQi/3Lzrj1Q=="),
-    ("aldrich", "5.3.0", (400,),
-     "sha512-C3Ho66fhyDGy9rSPc9Sjz7WErf5KtN7Ru1z0YV+PYZq1xLnxEkArF6HDZiXRRZYJQ+EZNU+1E/DNJTPJfsfIGA=="),
-    ("play", "5.3.0", (400, 700),
-     "sha512-VpI6fd/A3jT1J3bOuyHn01CioAqwGWwNReTGycrFF2D57An2EJhDAuG030up3Ho7jSy1sSGW85gtB+l/v3gXOw=="),
-    ("graduate", "5.3.0", (400,),
-     "sha512-Bv3IryiDnzmj5Uo9WP4MMtlXKebCAqsEIIjmcK1H2lWPleF3YNXWUKpJgOMt3SVDUxxQ2CeDzqonj5IcThOjBg=="),
-    ("libre-franklin", "5.3.0", (400, 700),
-     "sha512-owd+HDvD4hnGHG1jO3rHtg0BiNT0DJbZMaSqJ7g4r0646G5Q91MjTFWxZbpwg8njLu4BSH3EBqwkVSMLud6brg=="),
+    (
+        "teko",
+        "5.3.0",
+        (400, 700),
+        "sha512-Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q==",
+    ),
+    (
+        "russo-one",
+        "5.3.0",
+        (400,),
+        "sha512-loHnqTq6D+H2WQdOB2pnAeCHbbsGqobmxnxU79MNFKjPWV2TPXdc78dbbkOAcWuKWDEY+FNXZFZ1nhaQvCWNAw==",
+    ),
+    (
+        "chakra-petch",
+        "5.3.0",
+        (400, 700),
+        "sha512-QZvbM/q2R6n1pg2x+TJPftZmBNS+ADU37L4Z4L/6UJIz+JZ/SRaEf8usPFRiP7Ht28sIideMu/Bm1SnGlSrwNw==",
+    ),
+    (
+        "saira-stencil-one",
+        "5.3.0",
+        (400,),
+        "sha512-b7ILM7KrAWTIUSWKuzV29lTQZV5QOGhlmXXEt3Dsg/rJ4lo1kjUjuo6dBG9Iq+pR7wRZCVXftinVHDof+i9nSA==",
+    ),
+    (
+        "doto",
+        "5.3.0",
+        (700,),
+        "sha512-LTsUEUijHxf/0XmRGF8CiS8GyMuSKQSfX5XzzFYjTzWZSG8yPi0p+OV1D3Z4Ra7AfTYZ+Wzra1waw+j/bJBBCw==",
+    ),
+    (
+        "big-shoulders-display",
+        "5.3.0",
+        (400, 700),
+        "sha512-d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog==",
+    ),
+    (
+        "big-shoulders-text",
+        "5.3.0",
+        (400, 700),
+        "sha512-UQT+BSCT091ZbmFTBY653wAD+0Gb7ioWP2+2B86y1jVYZHTla/7C0gWbiabnZkyB8j4RVhO5OnRETfCD1JKa9g==",
+    ),
+    (
+        "antonio",
+        "5.3.0",
+        (400, 700),
+        "sha512-LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA==",
+    ),
+    (
+        "rajdhani",
+        "5.3.0",
+        (400, 700),
+        "sha512-oBJgSIibWJvVBKseme1JczqPLoDHN97LHti4uh0LjfcJqQoVmnQQlRKIpEjTJV559rmVQ6qbVZZwKwk2wkBTtw==",
+    ),
+    (
+        "oswald",
+        "5.3.0",
+        (400, 700),
+        "sha512-16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg==",
+    ),
+    (
+        "barlow-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g==",
+    ),
+    (
+        "barlow-semi-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-EdpQ1GlLMofGqDsQhEw+g6DonNKmzt21p8y/oNbTl4BFzEkqYkFyE2fj25YGxmZBL/LZZGAxe74FlvEWcgc31w==",
+    ),
+    (
+        "b612-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-G0Ihm+ekqqP5PZJ1zrx6GbeS2q4GDmYnM01zrNrPARRg64GoG0D2pTf+FsbDWvbg/9tVWFRmFIz8xYLjgFrUpg==",
+    ),
+    (
+        "vt323",
+        "5.3.0",
+        (400,),
+        "sha512-3w33Rg/0+R1587HQfz4t7Q7e0GGeCqr3wmzIwqdGInUnrGEwMA5eX39GP4Z9wpTQnwfhVOhYuxuRwRUeIcicbw==",
+    ),
+    (
+        "silkscreen",
+        "5.3.0",
+        (400, 700),
+        "sha512-M1NQ3LQH0LFNvyFPd/piHEGMImPPtpLglNnLC6Vdcq9kL0jNIOtTQmksAWCc4enbDnw1OnIpZtjNEfRqYm/QmA==",
+    ),
+    (
+        "roboto-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-Vbh5pesre/M/Jspd10btdKRqLSTe3yn4l6B2tXHGElCeASfA7Pgdpu1mb8wTG8E72J4Xk6FUfqnSe46UN2QAog==",
+    ),
+    (
+        "fira-sans-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-aYiPJnAwfvhHW1Yra+YPGdFvhvJhQax1wHb6aa6979ixPe51CspvxgZTJ8JNfIs3Gu7UcclUl6d2MuDnw1wsdg==",
+    ),
+    (
+        "fira-sans-extra-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-AiwnJulSkWNY0SYSOmdf3oFO9G8Soc3FYyYS81BWXVUSLqj2V/YXf4vC9xTohLOPIbXnDbpeelje692zLT5O6w==",
+    ),
+    (
+        "ibm-plex-sans-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ==",
+    ),
+    (
+        "archivo-narrow",
+        "5.3.0",
+        (400, 700),
+        "sha512-fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q==",
+    ),
+    (
+        "share-tech-mono",
+        "5.3.0",
+        (400,),
+        "sha512-hVEzVCzEid/fBfhggMyvkfDzn9ODrMihxC0EiOeQK3BuQNvdjmith2ERnoDNUkbW8zhufbKNuCgaSoT8LUNpuQ==",
+    ),
+    (
+        "share-tech",
+        "5.3.0",
+        (400,),
+        "sha512-+x7hin8YonDYvimNs/Sb/hfsRyu7YExxVmwE+b3FvbqQVIKWPq4cX3rCQym3YDExSHHreR+xGBkQlzTsf756Aw==",
+    ),
+    (
+        "orbitron",
+        "5.3.0",
+        (400, 700),
+        "sha512-+BhPsbUAo/AF7sRcf+TEexm+EWWkgTiR9Zwb7AhYIPkc5oplfvw0C45Oc2xlKPhwVEmxG8hHuA6/Ansbl+Bc6w==",
+    ),
+    (
+        "exo-2",
+        "5.3.0",
+        (400, 700),
+        "sha512-jVI6qXPPuV1Fne7m2Hpyc9rTt4O7ZIo+wsUZZzAW+u/iHem4CyWXXCGUoSw3utZUW82/bsGVQO9yO+hDsjZH8A==",
+    ),
+    (
+        "titillium-web",
+        "5.3.0",
+        (400, 700),
+        "sha512-+nO3ACtHoBgBgq5rzKYImyJqcbRR5cG7D5O73Iu9qMEVlpQ4KVpdDs+XJexZ6Tgcek4xSlkCI82Xd3yLNF++6w==",
+    ),
+    (
+        "saira-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw==",
+    ),
+    (
+        "saira-extra-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-oBbHvzZAebVOvXRgDxwWSl3IQbPIJNAP0XxIJOs2DUk1byMMXEhEoz0cD+vUKb+TzSWS4t4xe5ZGh5QhTZ17Rw==",
+    ),
+    (
+        "saira-semi-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-ODnnx0osErt7pRMY+MhxqwXOpPEKlRNW6Bb1Ci70Y37JMnISFAUZYo6ZGv/VOWc2x/IetzdmMaiiEVNPtWMi9Q==",
+    ),
+    (
+        "encode-sans-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg==",
+    ),
+    (
+        "alumni-sans",
+        "5.3.0",
+        (400, 700),
+        "sha512-WinRdWgUNrt8uc6Qsk0lD7bDBW/Lq1mMTbyPNFynW4c60R70XxoSwCDIUe/pP1gC+Bw+GUmRG/7cND7X/WePYw==",
+    ),
+    (
+        "anton",
+        "5.3.0",
+        (400,),
+        "sha512-OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw==",
+    ),
+    (
+        "bebas-neue",
+        "5.3.0",
+        (400,),
+        "sha512-nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw==",
+    ),
+    (
+        "league-gothic",
+        "5.3.0",
+        (400,),
+        "sha512-gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg==",
+    ),
+    (
+        "fjalla-one",
+        "5.3.0",
+        (400,),
+        "sha512-KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw==",
+    ),
+    (
+        "khand",
+        "5.3.0",
+        (400, 700),
+        "sha512-XgRPIi8UxIdvugPUPTjv2tQMSyqAvsZS5dnpvugLAMwnxIrbFM+4uSjpg6psTlTsN5AigUAnoX1Xum0o2OtA5w==",
+    ),
+    (
+        "kanit",
+        "5.3.0",
+        (400, 700),
+        "sha512-XrVxf5NWb8QLAEbQS2GYir3AY0WbOLr5Q80fWurnoFWXyc7CWvioGNPC2dxRGZKocMUXbwGhuK+sJqWkRLAWNA==",
+    ),
+    (
+        "asap-condensed",
+        "5.3.0",
+        (400, 700),
+        "sha512-ggjp+XQGKSWfDGJBKvuHFDrOeDQ5q9YEwYR4LaESIFFA5mooD06L/vcREq4oHAnavIj/qz9MgKVrqo5OgIPLAQ==",
+    ),
+    (
+        "pt-sans-narrow",
+        "5.3.0",
+        (400, 700),
+        "sha512-MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og==",
+    ),
+    (
+        "roboto-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-yhwplHMHW9dCk+1pZuERfcJe+K3rosGVZEoK0XktkxRSqQ9qsipSwwiuW2/8Qmtp9lzu3Ixa/ie4BMH3i8CkZQ==",
+    ),
+    (
+        "space-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-FrpBMOVWn3PRdRHlrZWC55X3kZG/2BTH7SM5ZyS/bky3iKya2BturI5lk+t0RoDQL2JyHzURsVq/EisCsxpI5A==",
+    ),
+    (
+        "jetbrains-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-fqDfB5I9f1p1TV486aUgB9t8zP84P0O1FtQR5Ol9vjwPy+S+EIGlVYm1cvj2W5shcZMTg2nZFdVMoH5wFu8a1A==",
+    ),
+    (
+        "black-ops-one",
+        "5.3.0",
+        (400,),
+        "sha512-kDqkJFtvMErjajEeMXv6nyIW3t6UKb5usW+1/sQox9vA5q8dyMpAdAW9tU6+aIWo6xIQlatqNrfUlrBdJu6D4A==",
+    ),
+    (
+        "staatliches",
+        "5.3.0",
+        (400,),
+        "sha512-vYQgZ76FapaXZeiZQLUqy49+XmpyPLNgOsmqqqyX8pMFvb+rdODYDtc/vIgO/g5oTsESnSoD85DQozd8D6mUEA==",
+    ),
+    (
+        "ubuntu-condensed",
+        "5.3.0",
+        (400,),
+        "sha512-xbxTJMlsN96ptF+AWgkbhR1gOt53Fb6+ZZgAfpG/twvHh4AG0sQoBbIBVT2I7Maqu3d2EetJHoW/mqCszDTzzg==",
+    ),
+    (
+        "iceland",
+        "5.2.8",
+        (400,),
+        "sha512-UB1LoJlHFy9CaccxFgLOId7713Uf9irFP+WIyqsgVXk71fqnu0BSJlWYGbLWsaNPWBHSm6VzhogQ0PSyFWO7BA==",
+    ),
+    (
+        "quantico",
+        "5.3.0",
+        (400, 700),
+        "sha512-W0+JbODU0FHQtnQKD42Iw9BZrY31UZciWB8lXjhqCHvXRfQbe64e7lRAS3538xOCbRS2xoga7JBoyX9cMVmc3A==",
+    ),
+    (
+        "michroma",
+        "5.3.0",
+        (400,),
+        "sha512-9sbGD7ek1hGvq0TmgNPFbuI3k7qwXVdZ+zCDsTHDGRIQqfYrpYWwEYcwH2fzOtvn8uiGqzAoJ72vuFE3v/hDdg==",
+    ),
+    (
+        "oxanium",
+        "5.3.0",
+        (400, 700),
+        "sha512-MpTsBMyPvlorqKkMVoaN8zctjty1vwO7WSOkNYhUj+oE6EEzL9I/j2EoEHLEEWIgTIRYwdxGMNLegBcvnc4nbQ==",
+    ),
+    (
+        "tomorrow",
+        "5.3.0",
+        (400, 700),
+        "sha512-ND308ZDnhnkH0s4JDUkxbDHwHXXZZW5RH33tMuTEwTqS56YS/4+IOCNhjwt0+zxszXyCprtum/60b3KHnei/pg==",
+    ),
+    (
+        "jockey-one",
+        "5.2.7",
+        (400,),
+        "sha512-VGFeQwTdvIL2sMNq3Ofmn8cgFx69KJxv0o2ScPOoSKFgyFP1JgZGo8Yhu8tpDZNsJvEDidGcyAHc8b2awcTE4w==",
+    ),
+    (
+        "passion-one",
+        "5.3.0",
+        (400, 700),
+        "sha512-4+yT6KG1pJc4XxtUUtqLvd+zFm9RI4Ge5N5lEjpG/k9hN4On79OynXmP2RP3KIjjxdyp2BMajrZRAPwSLhIAxg==",
+    ),
+    (
+        "jersey-10",
+        "5.3.0",
+        (400,),
+        "sha512-1dOTUg3JXm/Ls6j4BEPLRF5DHGadCGQy/sIHS7L0SWauB2rEd2W6614Xufxoc+TVXtrt8kVR6IWh3RFkXmy/Cw==",
+    ),
+    (
+        "press-start-2p",
+        "5.3.0",
+        (400,),
+        "sha512-gxWFxdeDglPhEYSwEeooomcaFK8kSQYLQwVxfnOJeYRj2sPEHXjpVtFgEaYfqzOjuAJGrIcJOipu2KY5YkbyuQ==",
+    ),
+    (
+        "kode-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-9xtuE63XocejXWwHa1vjV9IfQ1JbSKyCwyPV2SfFI+lgoMmuTKwI1DXZxxjZT+Q7qOdflwxj9fRrosGrh1YWpg==",
+    ),
+    (
+        "azeret-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-Ag/+gN67fUry7i1yLlTnk16Rr1nnTQI2YefA/G7tYcCSr/+TC/ayMrE8Km7O0OKRgI/B5Mfel46Gq9IGY50Uaw==",
+    ),
+    (
+        "red-hat-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-rXSQpg6TLRd+WLhcN9qGIarP9/HVouhmdKJcCv1R3+c2mznJ2GUUaTpkKhFN6LO2Sg7lRvb8CIaXYQqvqY6aPw==",
+    ),
+    (
+        "ibm-plex-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-eTgnZjZEGk1QtD3ZstF+Vclo2HLAni8YMy34/DxllwZvyz1lR/1RF/xTiAquOBO7MvqBx8D2Ig2WCPMVfdZu7Q==",
+    ),
+    (
+        "overpass-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-ORe1cIq1DZmEQ2/Y4N09YIKgzAfzn1ZlPfOQUEAIZTJiNaOQJonxCWbp9fsUQrp0h6j7+ebd9wIzkRv7YMaESQ==",
+    ),
+    (
+        "source-code-pro",
+        "5.3.0",
+        (400, 700),
+        "sha512-JxaCODU69HDS3mVra9u96nyBF911La6IvtGLgpQD+PZLxJ1i9IxooNfLR6Y37kx06IFjVGkvoUmg3WPwh/8gBg==",
+    ),
+    (
+        "dm-mono",
+        "5.3.0",
+        (400,),
+        "sha512-OINjI8C1S/wpchhQxl7njZdMn4+hnDCpQ4YtvvOpKNARo+0J8O1x1IcrChxNjHOhfVv1by8C/FQoy3hXK+C1Ug==",
+    ),
+    (
+        "fira-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-FZzRwKhpoXQU1uhEGKUg5AHUUdfiaTXxGCdBBeGHUmcZaqEDEmndSVvpXHkSViH25f/UiWfhcWTib+6A8o4qeQ==",
+    ),
+    (
+        "pt-mono",
+        "5.3.0",
+        (400,),
+        "sha512-AKXUTYCdv53jAJyzk3AEns6PdOvL3u+AD9Y4Ms6BFFRC7WCqYOvywujYT3gs00sMBIPs/J8iY7SQljk3wRfovw==",
+    ),
+    (
+        "ubuntu-mono",
+        "5.3.0",
+        (400, 700),
+        "sha512-hLwLkeAV9YvLSOWExn0heOXy+EB4wKnt648qS5FaqsiCZDS8X9kR/ueIBzzX/vNSXjFkhLRSTKqlOfFvHdD4Bw==",
+    ),
+    (
+        "days-one",
+        "5.2.7",
+        (400,),
+        "sha512-e4Y93dPSbkfnv5qVBHnRTa24rZKvCrlJpPASE77cSeFf5jm8pxRxG6hN02nL1GYqK5EVTAUchlsw3l3K6U65KA==",
+    ),
+    (
+        "audiowide",
+        "5.3.0",
+        (400,),
+        "sha512-ECBdWgQPaCSuwlFyeXzV0i2DAGq0SKID7jxD1oHhYTObx3wz26YKs3F9Ic/EO369Anzld9IqxflRukJm6nVxpw==",
+    ),
+    (
+        "goldman",
+        "5.3.0",
+        (400, 700),
+        "sha512-7Seba3YugrelhuPU4dspNCNwDraS+MxLs/8mgTkYH2JJLSyH6lqx4MN1iuIAruzcA80W1veYXP96jKw5xR9gZw==",
+    ),
+    (
+        "bai-jamjuree",
+        "5.3.0",
+        (400, 700),
+        "sha512-8EfWN+tsuHC9HzPDa83J8Lj8P8XBITlCDCxBHCOPzO1opQC/xt4L3KCwFa98I6DB9YCFAxKi92t8q6HkW0JNaA==",
+    ),
+    (
+        "changa",
+        "5.3.0",
+        (400, 700),
+        "sha512-zKPYCAB4338o8g7SejgbXPlNbENNr9Y7aJMzrU+umlVBiPdU8tvJYiREHFbLFxge5mI89ktaR2gt7Q1Pq15Zsg==",
+    ),
+    (
+        "blinker",
+        "5.3.0",
+        (400, 700),
+        "sha512-FUbHO73CjtdBrQTISIsxAG6W6zsFNOgOIFwihbzn6eHjY9qfpCvaMd/QVEgSOgQp2GyBarwI7jNdQi/3Lzrj1Q==",
+    ),
+    (
+        "aldrich",
+        "5.3.0",
+        (400,),
+        "sha512-C3Ho66fhyDGy9rSPc9Sjz7WErf5KtN7Ru1z0YV+PYZq1xLnxEkArF6HDZiXRRZYJQ+EZNU+1E/DNJTPJfsfIGA==",
+    ),
+    (
+        "play",
+        "5.3.0",
+        (400, 700),
+        "sha512-VpI6fd/A3jT1J3bOuyHn01CioAqwGWwNReTGycrFF2D57An2EJhDAuG030up3Ho7jSy1sSGW85gtB+l/v3gXOw==",
+    ),
+    (
+        "graduate",
+        "5.3.0",
+        (400,),
+        "sha512-Bv3IryiDnzmj5Uo9WP4MMtlXKebCAqsEIIjmcK1H2lWPleF3YNXWUKpJgOMt3SVDUxxQ2CeDzqonj5IcThOjBg==",
+    ),
+    (
+        "libre-franklin",
+        "5.3.0",
+        (400, 700),
+        "sha512-owd+HDvD4hnGHG1jO3rHtg0BiNT0DJbZMaSqJ7g4r0646G5Q91MjTFWxZbpwg8njLu4BSH3EBqwkVSMLud6brg==",
+    ),
 )
 NPM_INTEGRITY: dict[str, str] = {f"@fontsource/{name}@{version}": sha for name, version, _, sha in FONTSOURCE}
-FONTS.update({
-    f"{name.replace('-', '_')}_{weight}": (f"files/{name}-latin-{weight}-normal.woff", f"@fontsource/{name}@{version}")
-    for name, version, weights, _ in FONTSOURCE for weight in weights
-})
+FONTS.update(
+    {
+        f"{name.replace('-', '_')}_{weight}": (
+            f"files/{name}-latin-{weight}-normal.woff",
+            f"@fontsource/{name}@{version}",
+        )
+        for name, version, weights, _ in FONTSOURCE
+        for weight in weights
+    }
+)
 
 
 class MissingFontError(FileNotFoundError):
@@ -321,24 +619,28 @@ def install_npm_fonts(cache: Path | None = None) -> list[str]:
     for rel, package in FONTS.values():
         if package in NPM_INTEGRITY:
             wanted.setdefault(package, []).append(rel)
-    missing = [p for p, rels in wanted.items()
-               if not _installed(_npm_dir(p, cache), NPM_INTEGRITY[p], rels)]
+    missing = [p for p, rels in wanted.items() if not _installed(_npm_dir(p, cache), NPM_INTEGRITY[p], rels)]
     if not missing:
         return []
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError(f"npm is missing: it installs the generator's fonts {', '.join(missing)}; "
-                           "install Node.js and npm (Debian: apt-get install nodejs npm)")
+        raise RuntimeError(
+            f"npm is missing: it installs the generator's fonts {', '.join(missing)}; "
+            "install Node.js and npm (Debian: apt-get install nodejs npm)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([npm, "pack", "--json", "--pack-destination", tmp, *missing],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [npm, "pack", "--json", "--pack-destination", tmp, *missing], check=True, capture_output=True, text=True
+        ).stdout
         for packed in json.loads(out):
             package = f"{packed['name']}@{packed['version']}"
             tarball = Path(tmp) / packed["filename"]
             sha = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
             if sha != NPM_INTEGRITY[package]:
-                raise RuntimeError(f"{package}: tarball checksum {sha} differs from the pinned "
-                                   f"{NPM_INTEGRITY[package]}: the package changed, check it before re-pinning")
+                raise RuntimeError(
+                    f"{package}: tarball checksum {sha} differs from the pinned "
+                    f"{NPM_INTEGRITY[package]}: the package changed, check it before re-pinning"
+                )
             dest = _npm_dir(package, cache)
             staging = dest.with_name(dest.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
@@ -361,8 +663,7 @@ def install_npm_fonts(cache: Path | None = None) -> list[str]:
 
 def _installed(folder: Path, integrity: str, rels: list[str]) -> bool:
     stamp = folder / ".integrity"
-    return (stamp.is_file() and stamp.read_text().strip() == integrity
-            and all((folder / rel).is_file() for rel in rels))
+    return stamp.is_file() and stamp.read_text().strip() == integrity and all((folder / rel).is_file() for rel in rels)
 
 
 def main() -> None:
@@ -371,8 +672,11 @@ def main() -> None:
         done = install_npm_fonts()
     except (RuntimeError, subprocess.CalledProcessError) as error:
         sys.exit(f"ocr2stage.synth.fonts: {error}")
-    print(f"fonts: installed {len(done)} npm font packages into {NPM_FONT_CACHE}" if done
-          else f"fonts: all {len(NPM_INTEGRITY)} npm font packages present in {NPM_FONT_CACHE}")
+    print(
+        f"fonts: installed {len(done)} npm font packages into {NPM_FONT_CACHE}"
+        if done
+        else f"fonts: all {len(NPM_INTEGRITY)} npm font packages present in {NPM_FONT_CACHE}"
+    )
 
 
 if __name__ == "__main__":

@@ -117,17 +117,28 @@ def font_glyphs(font_key: str, cap_height: int) -> GlyphSource:
 
 
 def font_layout(
-    lines: Sequence[str], font_key: str, cap_height: int, *, tracking: float, line_gap: float,
-    margin: int, align: str = "left", space_advance: float | None = None,
+    lines: Sequence[str],
+    font_key: str,
+    cap_height: int,
+    *,
+    tracking: float,
+    line_gap: float,
+    margin: int,
+    align: str = "left",
+    space_advance: float | None = None,
 ) -> Layout:
     """Layout in a font; ``line_gap`` is the blank between lines in cap heights."""
     font = font_for_cap_height(font_key, cap_height)
     top = font.getbbox("H")[1]
     return layout(
-        lines, font_glyphs(font_key, cap_height), cap_height=cap_height,
-        line_pitch=cap_height * (1 + line_gap), tracking=tracking,
+        lines,
+        font_glyphs(font_key, cap_height),
+        cap_height=cap_height,
+        line_pitch=cap_height * (1 + line_gap),
+        tracking=tracking,
         space_advance=font.getlength(" ") if space_advance is None else space_advance,
-        margin=margin - top, align=align,  # type: ignore[arg-type]  # bbox top: whole pixels
+        margin=margin - top,  # type: ignore[arg-type]  # bbox top: whole pixels
+        align=align,
     )
 
 
@@ -208,6 +219,7 @@ class DotPrint:
         levels = rng.uniform(180, 255, len(dots))
         for (cx, cy), r, level, k in zip(centres, radii, levels, keep, strict=True):
             if k:
-                cv2.circle(canvas, (round(cx * 16), round(cy * 16)), max(16, round(r * 16)), int(level),
-                           -1, cv2.LINE_AA, shift)
+                cv2.circle(
+                    canvas, (round(cx * 16), round(cy * 16)), max(16, round(r * 16)), int(level), -1, cv2.LINE_AA, shift
+                )
         return Glyph(canvas.astype(np.float32) / 255.0, -pad, -pad, self.pitch * (DOT_COLUMNS + 1))

@@ -39,19 +39,17 @@ def linear_ramp(h: int, w: int, angle: float) -> np.ndarray:
     return proj / (np.abs(proj).max() + 1e-6)
 
 
-def brushed_metal(rng: np.random.Generator, h: int, w: int, base: float, color: Color,
-                  grain: float) -> np.ndarray:
+def brushed_metal(rng: np.random.Generator, h: int, w: int, base: float, color: Color, grain: float) -> np.ndarray:
     """Brushed steel or aluminium: streaks along x, faint waviness, and a specular band."""
     gray = base + grain * streaks(rng, h, w, int(rng.integers(w // 6 + 3, w // 2 + 4)))
     gray += 0.6 * grain * streaks(rng, h, w, 5)
     gray += 0.04 * smooth_noise(rng, h, w, h)
     band = linear_ramp(h, w, rng.uniform(-0.6, 0.6)) - rng.uniform(-0.7, 0.7)
-    gray += rng.uniform(0.05, 0.2) * np.exp(-(band / rng.uniform(0.15, 0.5)) ** 2)
+    gray += rng.uniform(0.05, 0.2) * np.exp(-((band / rng.uniform(0.15, 0.5)) ** 2))
     return tint(gray, color)
 
 
-def rough_surface(rng: np.random.Generator, h: int, w: int, base: float, color: Color,
-                  grain: float) -> np.ndarray:
+def rough_surface(rng: np.random.Generator, h: int, w: int, base: float, color: Color, grain: float) -> np.ndarray:
     """Matte, blasted or cast surface: isotropic grain over slow blotches."""
     gray = base + grain * rng.standard_normal((h, w)).astype(np.float32)
     gray += 0.5 * grain * smooth_noise(rng, h, w, 3)

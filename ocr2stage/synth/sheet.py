@@ -39,5 +39,5 @@ def contact_sheet(dataset: Path, per_style: int = 4) -> Image.Image:
             x = LABEL_WIDTH + c * (THUMB_MAX_WIDTH + GAP)
             sheet.paste(thumb, (x, y))
             draw.text((x, y + THUMB_HEIGHT + 2), row["text"].replace("\n", " / "), font=font, fill="black")
-            draw.text((x, y + THUMB_HEIGHT + 15), f'{row["file"]}  {row["meta"]["kind"]}', font=font, fill="gray")
+            draw.text((x, y + THUMB_HEIGHT + 15), f"{row['file']}  {row['meta']['kind']}", font=font, fill="gray")
     return sheet

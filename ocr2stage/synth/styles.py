@@ -24,14 +24,34 @@ from .materials import Color, brushed_metal, cardboard, plastic, rough_surface, 
 
 Meta = dict[str, str | float | int]
 # Fonts each style draws from (a font listed twice is drawn twice as often).
-LASER_ETCHED_FONTS = ("liberation_sans", "dejavu_sans", "ocra", "liberation_mono", "dejavu_mono",
-                      "liberation_narrow")
-THERMAL_LABEL_FONTS = ("liberation_sans_bold", "dejavu_sans_bold", "ocrb", "liberation_mono_bold",
-                       "dejavu_mono_bold", "liberation_narrow_bold", "liberation_sans")
-EMBOSSED_FONTS = ("dejavu_sans_bold", "liberation_sans_bold", "ocra", "liberation_mono_bold",
-                  "dejavu_mono_bold", "liberation_narrow_bold")
-OCR_FONT_FONTS = ("ocra", "ocrb", "ocra", "ocrb", "liberation_narrow", "liberation_narrow_bold",
-                  "dejavu_sans", "liberation_mono")
+LASER_ETCHED_FONTS = ("liberation_sans", "dejavu_sans", "ocra", "liberation_mono", "dejavu_mono", "liberation_narrow")
+THERMAL_LABEL_FONTS = (
+    "liberation_sans_bold",
+    "dejavu_sans_bold",
+    "ocrb",
+    "liberation_mono_bold",
+    "dejavu_mono_bold",
+    "liberation_narrow_bold",
+    "liberation_sans",
+)
+EMBOSSED_FONTS = (
+    "dejavu_sans_bold",
+    "liberation_sans_bold",
+    "ocra",
+    "liberation_mono_bold",
+    "dejavu_mono_bold",
+    "liberation_narrow_bold",
+)
+OCR_FONT_FONTS = (
+    "ocra",
+    "ocrb",
+    "ocra",
+    "ocrb",
+    "liberation_narrow",
+    "liberation_narrow_bold",
+    "dejavu_sans",
+    "liberation_mono",
+)
 MARGIN_CAPS = 2.0  # blank around the text, in cap heights: room for warps and crop margins
 
 
@@ -69,8 +89,13 @@ def _font_block(rng: np.random.Generator, style: str, fonts: tuple[str, ...]) ->
     cap = _cap_height(rng, text)
     font = pick(rng, fonts)
     lay = font_layout(
-        text.split("\n"), font, cap, tracking=cap * rng.uniform(0.0, 0.2), line_gap=rng.uniform(0.3, 0.7),
-        margin=int(MARGIN_CAPS * cap), align=pick(rng, ("left", "left", "center")),
+        text.split("\n"),
+        font,
+        cap,
+        tracking=cap * rng.uniform(0.0, 0.2),
+        line_gap=rng.uniform(0.3, 0.7),
+        margin=int(MARGIN_CAPS * cap),
+        align=pick(rng, ("left", "left", "center")),
     )
     return text, lay, {"style": style, "kind": kind, "font": font, "cap_height": cap}
 
@@ -113,8 +138,12 @@ def laser_etched(rng: np.random.Generator) -> Flat:
 
 
 SUBSTRATES: dict[str, Color] = {
-    "white_plastic": (0.9, 0.9, 0.88), "blue_plastic": (0.2, 0.35, 0.65), "red_plastic": (0.7, 0.15, 0.12),
-    "green_plastic": (0.25, 0.5, 0.3), "yellow_plastic": (0.9, 0.78, 0.2), "grey_plastic": (0.55, 0.56, 0.57),
+    "white_plastic": (0.9, 0.9, 0.88),
+    "blue_plastic": (0.2, 0.35, 0.65),
+    "red_plastic": (0.7, 0.15, 0.12),
+    "green_plastic": (0.25, 0.5, 0.3),
+    "yellow_plastic": (0.9, 0.78, 0.2),
+    "grey_plastic": (0.55, 0.56, 0.57),
     "black_plastic": (0.1, 0.1, 0.11),
 }
 
@@ -125,11 +154,18 @@ def dot_matrix(rng: np.random.Generator) -> Flat:
     text, kind = random_code(rng)
     cap = _cap_height(rng, text)
     pitch = cap / DOT_ROWS
-    dots = DotPrint(pitch=pitch, radius=rng.uniform(0.3, 0.6), jitter=rng.uniform(0.0, 0.1),
-                    missing=rng.uniform(0.0, 0.02))
-    lay = layout(text.split("\n"), dots.glyph_source(rng), cap_height=cap,
-                 line_pitch=cap * rng.uniform(1.3, 1.6), tracking=pitch * rng.uniform(0.0, 1.2),
-                 space_advance=pitch * 6, margin=int(MARGIN_CAPS * cap))
+    dots = DotPrint(
+        pitch=pitch, radius=rng.uniform(0.3, 0.6), jitter=rng.uniform(0.0, 0.1), missing=rng.uniform(0.0, 0.02)
+    )
+    lay = layout(
+        text.split("\n"),
+        dots.glyph_source(rng),
+        cap_height=cap,
+        line_pitch=cap * rng.uniform(1.3, 1.6),
+        tracking=pitch * rng.uniform(0.0, 1.2),
+        space_advance=pitch * 6,
+        margin=int(MARGIN_CAPS * cap),
+    )
     h, w = lay.mask.shape
     substrate = pick(rng, ("cardboard", "cardboard", *SUBSTRATES))
     bg = cardboard(rng, h, w) if substrate == "cardboard" else plastic(rng, h, w, SUBSTRATES[substrate])
@@ -140,10 +176,18 @@ def dot_matrix(rng: np.random.Generator) -> Flat:
     spread = rng.uniform(0.8, 1.6) if substrate == "cardboard" else rng.uniform(0.3, 0.9)
     alpha = _blur(lay.mask, spread) * rng.uniform(0.75, 0.95)
     shear = float(rng.uniform(-12, 12)) if rng.random() < 0.6 else 0.0
-    meta: Meta = {"style": "dot_matrix", "kind": kind, "font": "dot_matrix_5x7", "cap_height": cap,
-                  "substrate": substrate, "dot_pitch": round(pitch, 3), "dot_radius": round(dots.radius, 3),
-                  "dot_jitter": round(dots.jitter, 3), "dot_missing": round(dots.missing, 4),
-                  "ink_spread": round(spread, 3)}
+    meta: Meta = {
+        "style": "dot_matrix",
+        "kind": kind,
+        "font": "dot_matrix_5x7",
+        "cap_height": cap,
+        "substrate": substrate,
+        "dot_pitch": round(pitch, 3),
+        "dot_radius": round(dots.radius, 3),
+        "dot_jitter": round(dots.jitter, 3),
+        "dot_missing": round(dots.missing, 4),
+        "ink_spread": round(spread, 3),
+    }
     return _flat(_over(bg, ink_color, alpha), text, lay, meta, shear)
 
 
@@ -216,8 +260,10 @@ def _label_inside(h: int, w: int, bound: Box, gap: float, edge: str) -> np.ndarr
 
 
 PLATES: dict[str, tuple[float, Color]] = {
-    "steel": (0.55, (1.0, 1.0, 0.98)), "cast_iron": (0.36, (1.0, 0.98, 0.95)),
-    "painted_blue": (0.45, (0.45, 0.6, 0.95)), "painted_green": (0.45, (0.5, 0.8, 0.55)),
+    "steel": (0.55, (1.0, 1.0, 0.98)),
+    "cast_iron": (0.36, (1.0, 0.98, 0.95)),
+    "painted_blue": (0.45, (0.45, 0.6, 0.95)),
+    "painted_green": (0.45, (0.5, 0.8, 0.55)),
     "brass": (0.6, (1.0, 0.85, 0.5)),
 }
 
@@ -246,8 +292,13 @@ def embossed(rng: np.random.Generator) -> Flat:
     dirt = rng.uniform(0.1, 0.4) if relief == "stamped" else 0.0
     shade *= 1 - dirt * np.clip(-height, 0, 1)
     image = bg * shade[..., None] + 0.3 * light * np.clip(-slope, 0, None)[..., None] ** 1.5
-    meta.update(plate=plate, relief=relief, light_azimuth_deg=round(float(np.degrees(azimuth)), 1),
-                light_strength=round(light, 3), dirt=round(dirt, 3))
+    meta.update(
+        plate=plate,
+        relief=relief,
+        light_azimuth_deg=round(float(np.degrees(azimuth)), 1),
+        light_strength=round(light, 3),
+        dirt=round(dirt, 3),
+    )
     return _flat(image, text, lay, meta)
 
 
@@ -265,8 +316,12 @@ def segment_display(rng: np.random.Generator) -> Flat:
     DSEG14 otherwise; the unlit segments of every cell show faintly, as on a real panel."""
     seven = rng.random() < 0.5
     text, kind = random_code(rng, numeric=seven)
-    font = pick(rng, ("dseg7_classic", "dseg7_classic_bold", "dseg7_modern_italic") if seven else
-                 ("dseg14_modern", "dseg14_modern_bold", "dseg14_modern_italic"))
+    font = pick(
+        rng,
+        ("dseg7_classic", "dseg7_classic_bold", "dseg7_modern_italic")
+        if seven
+        else ("dseg14_modern", "dseg14_modern_bold", "dseg14_modern_italic"),
+    )
     cap = _cap_height(rng, text)
     cell = font_for_cap_height(font, cap).getlength("8")
     all_on = "8" if seven else "~"
@@ -289,8 +344,15 @@ def segment_display(rng: np.random.Generator) -> Flat:
     else:
         shadow = np.roll(lay.mask, (1, 2), axis=(0, 1)) * 0.2
         image = _over(_over(image, lit, shadow), lit, lay.mask * rng.uniform(0.8, 0.95))
-    meta: Meta = {"style": "segment_display", "kind": kind, "font": font, "cap_height": cap,
-                  "segments": 7 if seven else 14, "display": display, "ghost": round(ghost_alpha, 3)}
+    meta: Meta = {
+        "style": "segment_display",
+        "kind": kind,
+        "font": font,
+        "cap_height": cap,
+        "segments": 7 if seven else 14,
+        "display": display,
+        "ghost": round(ghost_alpha, 3),
+    }
     return _flat(image, text, lay, meta)
 
 
@@ -300,8 +362,11 @@ def ocr_font(rng: np.random.Generator) -> Flat:
     text, lay, meta = _font_block(rng, "ocr_font", OCR_FONT_FONTS)
     h, w = lay.mask.shape
     surface = pick(rng, tuple(SUBSTRATES) + ("painted_metal",))
-    bg = (rough_surface(rng, h, w, 0.5, (0.6, 0.7, 0.85), 0.02) if surface == "painted_metal"
-          else plastic(rng, h, w, SUBSTRATES[surface]))
+    bg = (
+        rough_surface(rng, h, w, 0.5, (0.6, 0.7, 0.85), 0.02)
+        if surface == "painted_metal"
+        else plastic(rng, h, w, SUBSTRATES[surface])
+    )
     light_ink = float(bg.mean()) < 0.45
     ink_color: Color = (0.92, 0.92, 0.9) if light_ink else (0.06, 0.06, 0.08)
     coverage = rng.uniform(0.75, 0.97) * (1 + 0.12 * smooth_noise(rng, h, w, lay.cap_height / 3))
@@ -312,38 +377,159 @@ def ocr_font(rng: np.random.Generator) -> Flat:
 
 NAMEPLATE_FONTS = (  # pinned: adding or dropping a face changes every nameplate (bump RECIPE)
     # Debian faces of the first nameplates
-    "dejavu_condensed_bold", "liberation_narrow_bold", "dejavu_condensed", "liberation_narrow",
-    "liberation_sans_bold", "dejavu_sans_bold", "roboto_condensed_bold", "nimbus_narrow_bold", "b612_bold",
-    "freesans_bold", "bebas_neue_bold", "bebas_neue", "jura_bold", "gillius_bold_cond", "gillius2_bold_cond",
-    "open_sans_cond_bold", "heros_cn", "heros_cn_bold",
+    "dejavu_condensed_bold",
+    "liberation_narrow_bold",
+    "dejavu_condensed",
+    "liberation_narrow",
+    "liberation_sans_bold",
+    "dejavu_sans_bold",
+    "roboto_condensed_bold",
+    "nimbus_narrow_bold",
+    "b612_bold",
+    "freesans_bold",
+    "bebas_neue_bold",
+    "bebas_neue",
+    "jura_bold",
+    "gillius_bold_cond",
+    "gillius2_bold_cond",
+    "open_sans_cond_bold",
+    "heros_cn",
+    "heros_cn_bold",
     # Debian: US highway signs (FHWA series, nearest to US plates), Routed Gothic, OpenDIN, DotGothic16
-    "roadgeek_b", "roadgeek_c", "roadgeek_d", "roadgeek_e", "roadgeek_em", "roadgeek_eem", "roadgeek_f",
-    "routed_gothic", "routed_gothic_narrow", "routed_gothic_wide", "opendin", "dotgothic16",
+    "roadgeek_b",
+    "roadgeek_c",
+    "roadgeek_d",
+    "roadgeek_e",
+    "roadgeek_em",
+    "roadgeek_eem",
+    "roadgeek_f",
+    "routed_gothic",
+    "routed_gothic_narrow",
+    "routed_gothic_wide",
+    "opendin",
+    "dotgothic16",
     # npm @fontsource (fonts.FONTSOURCE): condensed, DIN-like, stencil, techno, mono, pixel and dot faces
-    "teko_400", "teko_700", "russo_one_400", "chakra_petch_400", "chakra_petch_700", "saira_stencil_one_400",
-    "doto_700", "big_shoulders_display_400", "big_shoulders_display_700", "big_shoulders_text_400",
-    "big_shoulders_text_700", "antonio_400", "antonio_700", "rajdhani_400", "rajdhani_700", "oswald_400",
-    "oswald_700", "barlow_condensed_400", "barlow_condensed_700", "barlow_semi_condensed_400",
-    "barlow_semi_condensed_700", "b612_mono_400", "b612_mono_700", "vt323_400", "silkscreen_400",
-    "silkscreen_700", "roboto_condensed_400", "roboto_condensed_700", "fira_sans_condensed_400",
-    "fira_sans_condensed_700", "fira_sans_extra_condensed_400", "fira_sans_extra_condensed_700",
-    "ibm_plex_sans_condensed_400", "ibm_plex_sans_condensed_700", "archivo_narrow_400", "archivo_narrow_700",
-    "share_tech_mono_400", "share_tech_400", "orbitron_400", "orbitron_700", "exo_2_400", "exo_2_700",
-    "titillium_web_400", "titillium_web_700", "saira_condensed_400", "saira_condensed_700",
-    "saira_extra_condensed_400", "saira_extra_condensed_700", "saira_semi_condensed_400",
-    "saira_semi_condensed_700", "encode_sans_condensed_400", "encode_sans_condensed_700", "alumni_sans_400",
-    "alumni_sans_700", "anton_400", "bebas_neue_400", "league_gothic_400", "fjalla_one_400", "khand_400",
-    "khand_700", "kanit_400", "kanit_700", "asap_condensed_400", "asap_condensed_700", "pt_sans_narrow_400",
-    "pt_sans_narrow_700", "roboto_mono_400", "roboto_mono_700", "space_mono_400", "space_mono_700",
-    "jetbrains_mono_400", "jetbrains_mono_700", "black_ops_one_400", "staatliches_400", "ubuntu_condensed_400",
-    "iceland_400", "quantico_400", "quantico_700", "michroma_400", "oxanium_400", "oxanium_700", "tomorrow_400",
-    "tomorrow_700", "jockey_one_400", "passion_one_400", "passion_one_700", "jersey_10_400",
-    "press_start_2p_400", "kode_mono_400", "kode_mono_700", "azeret_mono_400", "azeret_mono_700",
-    "red_hat_mono_400", "red_hat_mono_700", "ibm_plex_mono_400", "ibm_plex_mono_700", "overpass_mono_400",
-    "overpass_mono_700", "source_code_pro_400", "source_code_pro_700", "dm_mono_400", "fira_mono_400",
-    "fira_mono_700", "pt_mono_400", "ubuntu_mono_400", "ubuntu_mono_700", "days_one_400", "audiowide_400",
-    "goldman_400", "goldman_700", "bai_jamjuree_400", "bai_jamjuree_700", "changa_400", "changa_700",
-    "blinker_400", "blinker_700", "aldrich_400", "play_400", "play_700", "graduate_400", "libre_franklin_400",
+    "teko_400",
+    "teko_700",
+    "russo_one_400",
+    "chakra_petch_400",
+    "chakra_petch_700",
+    "saira_stencil_one_400",
+    "doto_700",
+    "big_shoulders_display_400",
+    "big_shoulders_display_700",
+    "big_shoulders_text_400",
+    "big_shoulders_text_700",
+    "antonio_400",
+    "antonio_700",
+    "rajdhani_400",
+    "rajdhani_700",
+    "oswald_400",
+    "oswald_700",
+    "barlow_condensed_400",
+    "barlow_condensed_700",
+    "barlow_semi_condensed_400",
+    "barlow_semi_condensed_700",
+    "b612_mono_400",
+    "b612_mono_700",
+    "vt323_400",
+    "silkscreen_400",
+    "silkscreen_700",
+    "roboto_condensed_400",
+    "roboto_condensed_700",
+    "fira_sans_condensed_400",
+    "fira_sans_condensed_700",
+    "fira_sans_extra_condensed_400",
+    "fira_sans_extra_condensed_700",
+    "ibm_plex_sans_condensed_400",
+    "ibm_plex_sans_condensed_700",
+    "archivo_narrow_400",
+    "archivo_narrow_700",
+    "share_tech_mono_400",
+    "share_tech_400",
+    "orbitron_400",
+    "orbitron_700",
+    "exo_2_400",
+    "exo_2_700",
+    "titillium_web_400",
+    "titillium_web_700",
+    "saira_condensed_400",
+    "saira_condensed_700",
+    "saira_extra_condensed_400",
+    "saira_extra_condensed_700",
+    "saira_semi_condensed_400",
+    "saira_semi_condensed_700",
+    "encode_sans_condensed_400",
+    "encode_sans_condensed_700",
+    "alumni_sans_400",
+    "alumni_sans_700",
+    "anton_400",
+    "bebas_neue_400",
+    "league_gothic_400",
+    "fjalla_one_400",
+    "khand_400",
+    "khand_700",
+    "kanit_400",
+    "kanit_700",
+    "asap_condensed_400",
+    "asap_condensed_700",
+    "pt_sans_narrow_400",
+    "pt_sans_narrow_700",
+    "roboto_mono_400",
+    "roboto_mono_700",
+    "space_mono_400",
+    "space_mono_700",
+    "jetbrains_mono_400",
+    "jetbrains_mono_700",
+    "black_ops_one_400",
+    "staatliches_400",
+    "ubuntu_condensed_400",
+    "iceland_400",
+    "quantico_400",
+    "quantico_700",
+    "michroma_400",
+    "oxanium_400",
+    "oxanium_700",
+    "tomorrow_400",
+    "tomorrow_700",
+    "jockey_one_400",
+    "passion_one_400",
+    "passion_one_700",
+    "jersey_10_400",
+    "press_start_2p_400",
+    "kode_mono_400",
+    "kode_mono_700",
+    "azeret_mono_400",
+    "azeret_mono_700",
+    "red_hat_mono_400",
+    "red_hat_mono_700",
+    "ibm_plex_mono_400",
+    "ibm_plex_mono_700",
+    "overpass_mono_400",
+    "overpass_mono_700",
+    "source_code_pro_400",
+    "source_code_pro_700",
+    "dm_mono_400",
+    "fira_mono_400",
+    "fira_mono_700",
+    "pt_mono_400",
+    "ubuntu_mono_400",
+    "ubuntu_mono_700",
+    "days_one_400",
+    "audiowide_400",
+    "goldman_400",
+    "goldman_700",
+    "bai_jamjuree_400",
+    "bai_jamjuree_700",
+    "changa_400",
+    "changa_700",
+    "blinker_400",
+    "blinker_700",
+    "aldrich_400",
+    "play_400",
+    "play_700",
+    "graduate_400",
+    "libre_franklin_400",
     "libre_franklin_700",
 )
 REGISTRATION_SHARE = 0.6
@@ -351,13 +537,32 @@ REGISTRATION_SHARE = 0.6
 than one of the industrial code kinds: the large plate faces would otherwise show few letters."""
 FINE_PRINT_FONTS = ("liberation_sans_bold", "dejavu_sans", "liberation_narrow_bold", "dejavu_condensed_bold")
 PAINTS: tuple[tuple[Color, Color], ...] = (  # plate paint, code ink
-    ((0.95, 0.95, 0.93), (0.08, 0.12, 0.35)), ((0.97, 0.9, 0.45), (0.1, 0.1, 0.12)),
-    ((0.93, 0.93, 0.9), (0.55, 0.08, 0.08)), ((0.75, 0.85, 0.95), (0.05, 0.1, 0.3)),
-    ((0.9, 0.92, 0.88), (0.08, 0.3, 0.12)), ((0.12, 0.2, 0.45), (0.95, 0.95, 0.92)),
+    ((0.95, 0.95, 0.93), (0.08, 0.12, 0.35)),
+    ((0.97, 0.9, 0.45), (0.1, 0.1, 0.12)),
+    ((0.93, 0.93, 0.9), (0.55, 0.08, 0.08)),
+    ((0.75, 0.85, 0.95), (0.05, 0.1, 0.3)),
+    ((0.9, 0.92, 0.88), (0.08, 0.3, 0.12)),
+    ((0.12, 0.2, 0.45), (0.95, 0.95, 0.92)),
     ((0.15, 0.15, 0.16), (0.92, 0.92, 0.9)),
 )
-FINE_WORDS = ("MADE IN", "SERIAL NO", "TYPE", "MODEL", "RATED", "STATE", "CLASS", "VOLT", "ISSUED",
-              "CERTIFIED", "INSPECTED", "PROPERTY OF", "DO NOT REMOVE", "WARNING", "PART NO", "DATE")
+FINE_WORDS = (
+    "MADE IN",
+    "SERIAL NO",
+    "TYPE",
+    "MODEL",
+    "RATED",
+    "STATE",
+    "CLASS",
+    "VOLT",
+    "ISSUED",
+    "CERTIFIED",
+    "INSPECTED",
+    "PROPERTY OF",
+    "DO NOT REMOVE",
+    "WARNING",
+    "PART NO",
+    "DATE",
+)
 
 
 def _fine_print(rng: np.random.Generator) -> str:
@@ -436,14 +641,19 @@ def nameplate(rng: np.random.Generator) -> Flat:
     below = [_fine_print(rng) for _ in range(int(rng.integers(0 if above else 1, 2)))]
     big = font_layout([code], font, cap, tracking=cap * rng.uniform(0.0, 0.12), line_gap=0.0, margin=cap)
     big = Layout(_stroke_weight(rng, big.mask, cap), big.chars, big.cap_height)
-    fine = [font_layout(lines, fine_font, small, tracking=0.0, line_gap=0.4, margin=small) if lines else None
-            for lines in (above, below)]
+    fine = [
+        font_layout(lines, fine_font, small, tracking=0.0, line_gap=0.4, margin=small) if lines else None
+        for lines in (above, below)
+    ]
     blocks = [b for b in (fine[0], big, fine[1]) if b is not None]
     gaps = [cap * rng.uniform(0.25, 0.6) for _ in blocks[1:]]
     lay = _stack(blocks, gaps, [squeeze if b is big else 1.0 for b in blocks])
     margin = int(MARGIN_CAPS * cap)
-    lay = Layout(np.pad(lay.mask, margin), [(c, (b[0] + margin, b[1] + margin, b[2] + margin, b[3] + margin))
-                                           for c, b in lay.chars], cap)
+    lay = Layout(
+        np.pad(lay.mask, margin),
+        [(c, (b[0] + margin, b[1] + margin, b[2] + margin, b[3] + margin)) for c, b in lay.chars],
+        cap,
+    )
     h, w = lay.mask.shape
     paint, ink = PAINTS[int(rng.integers(len(PAINTS)))]
     bg = plastic(rng, h, w, paint)
@@ -453,8 +663,14 @@ def nameplate(rng: np.random.Generator) -> Flat:
     shadow = np.roll(relief, (max(1, round(cap * 0.04)),) * 2, axis=(0, 1)) * rng.uniform(0.0, 0.4)
     image = _over(_over(bg, (0.0, 0.0, 0.0), shadow), ink, _blur(lay.mask, rng.uniform(0.3, 0.8)))
     text = "\n".join([*above, code, *below])
-    meta: Meta = {"style": "nameplate", "kind": kind, "font": font, "cap_height": cap,
-                  "squeeze": round(squeeze, 3), "fine_print_lines": len(above) + len(below)}
+    meta: Meta = {
+        "style": "nameplate",
+        "kind": kind,
+        "font": font,
+        "cap_height": cap,
+        "squeeze": round(squeeze, 3),
+        "fine_print_lines": len(above) + len(below),
+    }
     return _flat(image, text, lay, meta)
 
 
