@@ -9,8 +9,9 @@ Backend names (``TwoStageOCR.from_pretrained(backend=...)``, ``--engine-option t
 - ``torch-bf16``: PyTorch, CRAFT's backbone and the classifier's convolutions in bfloat16 autocast.
 - ``torch-int8``: PyTorch, CRAFT's backbone in int8 (FX, x86 kernels); classifier float32.
 - ``onnx``: ONNX Runtime, both networks float32 (same numbers as ``torch`` to ~1e-6).
-- ``onnx-int8``: ONNX Runtime, CRAFT's backbone statically quantised to int8 (calibrated on
-  generated images, as ``torch-int8``); its U-net and the classifier float32.
+- ``onnx-int8``: ONNX Runtime, CRAFT's backbone and the classifier's convolutions statically
+  quantised to int8 (calibrated on generated images, :data:`INT8_CALIBRATION`); CRAFT's U-net
+  and the classifier's input standardisation and last layer float32.
 
 Exported models are cached (:func:`model_cache`) under a name holding the weights' checksum and
 the torch and onnxruntime versions, so only the first load of a new combination exports.
@@ -36,6 +37,9 @@ AUTO_CPU = {True: "onnx-int8", False: "onnx"}
 AVX512-VNNI Xeon without bf16, interleaved with PyTorch float32 on the same images (docs/speed.md):
 ONNX Runtime float32 0.61x its whole-reader p50 with every reading the same, int8 0.41x with
 98.3% of readings the same on serials. Without VNNI int8 is not measured yet: float32 there."""
+INT8_CALIBRATION = (1, 32)
+"""Generated images (training seed, count) that calibrate both networks' int8 ranges: CRAFT on
+their first-pass inputs, the classifier on the crops stage 1 cuts from them."""
 FORMAT = 1
 """Bumped when an export changes, so that cached files of the old one are not used."""
 
@@ -177,6 +181,13 @@ def quantize(
         )
     finally:
         root.setLevel(level)
+
+
+def int8_tag() -> str:
+    """What an int8 file's cache name adds: its calibration images and, on a CPU without VNNI,
+    the reduced range (see :func:`quantize`)."""
+    seed, count = INT8_CALIBRATION
+    return f"-s{seed}n{count}" + ("" if cpu_isa()["vnni"] else "-r7")
 
 
 class OrtModel:

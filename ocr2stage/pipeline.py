@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ocr2stage.backends import AUTO
-from ocr2stage.classification.crops import line_crops, to_gray
+from ocr2stage.classification.crops import calibration_crops, line_crops, to_gray
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, REJECT
 from ocr2stage.classification.second_look import second_look
 from ocr2stage.classification.weights import CharClassifier
@@ -231,7 +231,10 @@ class TwoStageOCR:
         ``torch-int8``.
         ``config`` is stage 1's settings, ``reader_config`` stage 2's."""
         detector = CharDetector(craft_path, device, config, bf16, int8, backend)
-        return cls(detector, CharClassifier.load(classifier_path, device, bf16, detector.net.backend), reader_config)
+        classifier = CharClassifier.load(
+            classifier_path, device, bf16, detector.net.backend, lambda: calibration_crops(detector)
+        )
+        return cls(detector, classifier, reader_config)
 
     @property
     def backend(self) -> str:

@@ -15,6 +15,7 @@ from bench.datasets import load_dataset, load_image
 from bench.engines import engine_options
 from ocr2stage import TwoStageOCR, backends
 from ocr2stage.backends import BackendError, resolve
+from ocr2stage.classification.crops import line_crops, to_gray
 from ocr2stage.device import cpu_isa, native_bf16
 
 CPU = torch.device("cpu")
@@ -80,6 +81,21 @@ def test_onnx_reads_the_first_20_serials_as_torch_does(serials20: list[np.ndarra
             assert np.allclose([c.confidence for c in la.chars], [c.confidence for c in lb.chars], atol=1e-3)
 
 
+@pytest.mark.slow
+def test_int8_reads_the_first_20_serials_as_float32_does(serials20: list[np.ndarray]) -> None:
+    """``onnx-int8`` runs the classifier's convolutions in int8 too: its probabilities move by
+    ~0.003 a crop, so no reading changes here (200 of 200 on serials, 295 of 300 plate codes
+    when measured); a quantisation that broke a class would change them."""
+    fp32 = TwoStageOCR.from_pretrained(backend="onnx")
+    int8 = TwoStageOCR.from_pretrained(backend="onnx-int8")
+    assert int8.classifier.precision == "onnx int8" and "int8" in int8.detector.net.precision
+    crops = np.concatenate([line_crops(to_gray(im), int8.detector.detect(im)) for im in serials20])
+    p8, p32 = int8.classifier.probabilities(crops), fp32.classifier.probabilities(crops)
+    assert (p8.argmax(1) == p32.argmax(1)).mean() > 0.99 and np.abs(p8 - p32).sum(1).mean() < 0.02
+    int8_only = TwoStageOCR(fp32.detector, int8.classifier)
+    assert [r.text for r in int8_only.read(serials20)] == [r.text for r in fp32.read(serials20)]
+
+
 def test_exported_models_are_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first load exports (named by checksum and versions); the second reads the files and
     exports nothing."""
@@ -132,8 +148,11 @@ def test_the_backend_is_an_engine_option_and_recorded(clean_dataset: Path, tmp_p
 
 
 def test_an_unknown_backend_is_refused_by_name() -> None:
+    """By the library, and by the CLI's option check before any engine loads (exit 2 there)."""
     with pytest.raises(BackendError, match="backends: auto, torch, torch-bf16"):
         TwoStageOCR.from_pretrained(backend="fast")
+    with pytest.raises(ValueError, match="backend is one of auto, torch, torch-bf16, torch-int8, onnx, onnx-int8"):
+        engine_options(["two-stage.backend=fast"], ["two-stage"])
 
 
 def test_the_second_pass_is_bounded_in_area() -> None:

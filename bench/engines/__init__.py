@@ -68,7 +68,8 @@ def availability(name: str) -> str | None:
 
 def engine_options(specs: list[str], engines: list[str]) -> dict[str, dict[str, str]]:
     """``ENGINE.KEY=VALUE`` strings -> keyword arguments per engine, checked against the engines
-    being run and their constructors' parameters (imports the classes, loads nothing).
+    being run, their constructors' parameters and, for an engine with ``option_choices()``, the
+    values an option allows (imports the classes, loads nothing).
 
     Why checked up front: a typo would otherwise surface only as an engine that failed to load,
     after every other engine had been loaded; raises ValueError with what is wrong.
@@ -81,9 +82,13 @@ def engine_options(specs: list[str], engines: list[str]) -> dict[str, dict[str, 
             raise ValueError(f"engine option {spec!r} is not ENGINE.KEY=VALUE")
         if engine not in engines:
             raise ValueError(f"engine option {spec!r}: {engine!r} is not among the engines run ({', '.join(engines)})")
-        params = inspect.signature(engine_class(engine)).parameters
+        cls = engine_class(engine)
+        params = inspect.signature(cls).parameters
         if key == "device" or key not in params:
             takes = ", ".join(p for p in params if p != "device") or "none"
             raise ValueError(f"engine option {spec!r}: {engine} takes no option {key!r} (its options: {takes})")
+        allowed = getattr(cls, "option_choices", dict)().get(key)
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"engine option {spec!r}: {engine}'s {key} is one of {', '.join(allowed)}")
         out.setdefault(engine, {})[key] = value
     return out

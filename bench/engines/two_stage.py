@@ -39,6 +39,13 @@ class TwoStageEngine:
         except WeightsError as e:
             raise EngineUnavailable(f"two-stage: {e}") from e
 
+    @staticmethod
+    def option_choices() -> dict[str, tuple[str, ...]]:
+        """The values ``backend`` allows, checked by the CLI before any engine loads."""
+        from ocr2stage.backends import AUTO, BACKENDS
+
+        return {"backend": (AUTO, *BACKENDS)}
+
     def __init__(self, device: str = "cpu", classifier: str | None = None, backend: str = "auto") -> None:
         """``classifier``: weights of your own (``bench finetune --dataset MY_SET --out my.pt``, checksum
         sidecar beside), read as ``TwoStageOCR.from_pretrained`` reads them; default: the

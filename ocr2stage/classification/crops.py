@@ -10,8 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ocr2stage import backends
 from ocr2stage.classification.net import CROP_SIZE
-from ocr2stage.detection import DetectedLine
+from ocr2stage.detection import CharDetector, DetectedLine
 
 MARGIN = 0.25
 """Context around a character, as a fraction of the line height on each side."""
@@ -58,3 +59,17 @@ def line_crops(gray: np.ndarray, lines: list[DetectedLine]) -> np.ndarray:
     """All character crops of an image's lines, in reading order: (N, 32, 32) uint8."""
     crops = [crop(gray, r) for line in lines for r in line_rects(line)]
     return np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE), np.uint8)
+
+
+def calibration_crops(detector: CharDetector) -> np.ndarray:
+    """The crops ``detector`` cuts from the int8 calibration images
+    (:data:`ocr2stage.backends.INT8_CALIBRATION`): the classifier's int8 ranges are set on what
+    stage 2 is given, probes and half characters included, not on clean glyphs."""
+    from ocr2stage.synth.dataset import generated_samples
+
+    seed, count = backends.INT8_CALIBRATION
+    out = []
+    for _, sample in generated_samples(seed, 0, count):
+        rgb = np.asarray(sample.image.convert("RGB"))
+        out.append(line_crops(to_gray(rgb), detector.detect(rgb)))
+    return np.concatenate(out)

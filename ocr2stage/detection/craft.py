@@ -20,7 +20,6 @@ from torch import nn
 from ocr2stage import backends
 from ocr2stage.checksums import WeightsError, file_digest
 from ocr2stage.detection.sizing import FIRST_HEIGHT, scaled
-from ocr2stage.device import cpu_isa
 from ocr2stage.device import native_bf16 as native_bf16  # imported from here by classification.train
 
 CRAFT_FILE = "craft_mlt_25k.pth"
@@ -99,17 +98,13 @@ def _rectify_slice_outputs(basenet: nn.Module) -> nn.Module:
     return basenet.eval()
 
 
-INT8_CALIBRATION = (1, 32)
-"""Generated images (training seed, count) whose first-pass CRAFT inputs calibrate int8 ranges."""
-
-
 def _calibration_inputs() -> Iterator[torch.Tensor]:
     """CRAFT inputs of generated images of the classifier's training seed at the first-pass size
     of a one-line code (:data:`~ocr2stage.detection.sizing.FIRST_HEIGHT` tall), so the int8
     ranges are those stage 1 sees."""
     from ocr2stage.synth.dataset import generated_samples
 
-    seed, count = INT8_CALIBRATION
+    seed, count = backends.INT8_CALIBRATION
     for _, sample in generated_samples(seed, 0, count):
         image = np.asarray(sample.image.convert("RGB"))
         h, w = image.shape[:2]
@@ -154,10 +149,8 @@ def onnx_craft(net: nn.Module, checksum: str, int8: bool) -> Path:
     source = backends.cached_model("craft", checksum, fp32)
     if not int8:
         return source
-    seed, count = INT8_CALIBRATION
-    reduce = "" if cpu_isa()["vnni"] else "-r7"
     return backends.cached_model(
-        f"craft-int8-s{seed}n{count}{reduce}",
+        f"craft-int8{backends.int8_tag()}",
         checksum,
         lambda path: backends.quantize(
             source, path, "image", [x.numpy() for x in _calibration_inputs()], lambda node: node.startswith("/basenet/")
