@@ -8,17 +8,20 @@ run reports each engine raw and with formats side by side and the raw numbers st
 - an engine whose lines carry a lattice (two-stage: each box's class probabilities) is decoded
   from it exactly as ``TwoStageOCR.read(images, format=...)`` decodes (the same function);
 - an engine that returns only a string gets the cheapest look-alike edit into the format
-  (:func:`ocr2stage.decoding.decode_string`), so the comparison stays fair.
+  (:func:`ocr2stage.decoding.decode_string`), so the comparison stays fair;
+- a string engine whose lines carry each character's alternatives (Tesseract's ``choices``) is
+  corrected by those instead, its own evidence (:func:`ocr2stage.decoding.decode_choices`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.engines.base import Reading
+from bench.engines.base import Line, Reading
 from bench.readout import chosen_lines, normalize, read_out
-from ocr2stage.decoding import Decoded, decode_lattice, decode_string
+from ocr2stage.decoding import Alternatives, Decoded, decode_choices, decode_lattice, decode_string
 from ocr2stage.formats import Format, FormatError, formats_for
 
 __all__ = ["FormatError", "RunFormats", "constrained", "run_formats"]
@@ -69,10 +72,35 @@ def constrained(reading: dict[str, Any] | None, manifest: dict[str, Any], fmt: F
         return Decoded(None, "no reading", float("inf"), 0.0)
     parsed = Reading.from_dict(reading)
     lines = chosen_lines(parsed, manifest)
+    choices = normalized_choices(lines, manifest)
     if lines and all(ln.lattice is not None for ln in lines):
         out = decode_lattice([box for ln in lines for box in ln.lattice or ()], fmt)
+    elif choices is not None:
+        out = decode_choices(choices, fmt)
     else:
         out = decode_string(read_out(parsed, manifest), fmt)
     if out.text is None:
         return out
     return Decoded(normalize(out.text, manifest), None, out.cost, out.free_cost, out.candidates)
+
+
+def normalized_choices(lines: Sequence[Line], manifest: dict[str, Any]) -> list[Alternatives] | None:
+    """The lines' per-character alternatives with every character normalised as the run normalises
+    predictions (alternatives that become the same character add up; a character normalised away
+    goes, and so does its box when it is the one read). None when a line has none, or when the
+    characters read do not spell the normalised reading (e.g. one that normalises into two)."""
+    if not lines or any(ln.choices is None for ln in lines):
+        return None
+    out: list[Alternatives] = []
+    for alts in (box for ln in lines for box in ln.choices or ()):
+        merged: dict[str, float] = {}
+        for c, p in alts:
+            n = normalize(c, manifest)
+            if len(n) == 1 and not n.isspace():
+                merged[n] = merged.get(n, 0.0) + p
+        read = normalize(alts[0][0], manifest) if alts else ""
+        if read in merged:
+            out.append(((read, merged.pop(read)), *merged.items()))
+    spelled = "".join(a[0][0] for a in out)
+    reading = normalize("\n".join(ln.text for ln in lines), manifest)
+    return out if spelled == "".join(reading.split()) else None

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.engines.base import Line, Reading
 from bench.formats import cli_formats, constrained, run_formats
-from ocr2stage.decoding import decode_lattice, decode_string
+from ocr2stage.decoding import CONFUSABLE, decode_choices, decode_lattice, decode_string
 from ocr2stage.formats import (
     BUILTIN_CHECKS,
     Format,
@@ -127,6 +128,60 @@ def test_command_line_format_wins_over_the_manifest() -> None:
     assert cli_formats(None, None) is None
     with pytest.raises(FormatError):
         cli_formats(None, "luhn")
+
+
+def test_string_engine_choices_correct_with_the_engines_own_alternatives_not_the_look_alike_table() -> None:
+    """Tesseract read the check digit 3 as 4 and listed 3 as its second choice (4/3 is no look-alike;
+    on real serials '4' came with '1' close behind): the check finds the code through the choice,
+    where the look-alike rule finds none. A look-alike Tesseract did not list (O for 0) or listed
+    under CHOICE_MIN is not taken: that reading is a no-read, not a guess."""
+    assert ("4", "3") not in CONFUSABLE
+    read = "CSQU3054384"
+    choices = [((c, 1.0),) for c in read[:-1]] + [(("4", 0.7), ("3", 0.25), ("A", 0.05))]
+    assert decode_string(read, CONTAINER).text is None
+    out = decode_choices(choices, CONTAINER)
+    assert (
+        out.text == "CSQU3054383"
+        and out.cost == pytest.approx(-np.log(0.25))
+        and out.free_cost == pytest.approx(-np.log(0.7))
+    )
+    with_o = choices[:5] + [(("O", 0.9), ("Q", 0.1))] + choices[6:]  # 'O' in a digit's place, no '0' listed
+    assert decode_string("CSQU3O54383", CONTAINER).text == "CSQU3054383"
+    assert decode_choices(with_o, CONTAINER).text is None
+    assert decode_choices(with_o[:5] + [(("O", 0.9), ("0", 0.1))] + with_o[6:], CONTAINER).text == "CSQU3054383"
+    assert decode_choices(with_o[:5] + [(("O", 0.995), ("0", 0.005))] + with_o[6:], CONTAINER).text is None
+
+
+def test_harness_decodes_a_line_with_choices_normalised_and_falls_back_to_the_string() -> None:
+    """``constrained`` reads a line's ``choices`` with the run's normalisation (a lower-case choice
+    is the upper-case character); choices that do not spell the reading fall back to the string rule."""
+    manifest = {"normalize": {"uppercase": True, "remove_whitespace": True}}
+    boxes = tuple(((c, 1.0),) for c in "csqu305438") + ((("4", 0.6), ("3", 0.3), ("a", 0.1)),)
+    boxes = boxes[:2] + ((("q", 0.5), ("Q", 0.3), ("0", 0.2)),) + boxes[3:]  # q and Q are one character
+    line = Line(text="csqu 305438 4", choices=boxes)
+    assert constrained(Reading((line,)).to_dict(), manifest, CONTAINER).text == "CSQU3054383"
+    short = Line(text="csqu 305438 4", choices=boxes[1:])  # out of step with the text: choices unused
+    assert constrained(Reading((short,)).to_dict(), manifest, CONTAINER).text is None
+
+
+@pytest.mark.timeout(300)
+def test_real_tesseract_lines_carry_each_symbols_alternatives_as_probabilities() -> None:
+    """The real engine on three ``serials`` images: every line has one set of choices per character
+    read (the character first, probabilities summing to 1), some with more than one, and they survive
+    the stored reading."""
+    from bench.engines.tesseract import TesseractEngine
+
+    rows = [json.loads(line) for line in (SERIALS / "labels.jsonl").read_text().splitlines()[1:4]]
+    images = [np.asarray(Image.open(SERIALS / "images" / r["file"]).convert("RGB")) for r in rows]
+    readings = TesseractEngine().read(images)
+    lines = [ln for r in readings for ln in r.lines]
+    assert lines
+    for ln in lines:
+        assert ln.choices is not None and [a[0][0] for a in ln.choices] == [c for c in ln.text if not c.isspace()]
+        assert all(sum(p for _, p in a) == pytest.approx(1.0) for a in ln.choices)
+    assert sum(len(a) > 1 for ln in lines for a in ln.choices or ()) >= 5
+    for r in readings:
+        assert Reading.from_dict(json.loads(json.dumps(r.to_dict()))) == r
 
 
 @pytest.mark.slow

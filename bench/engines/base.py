@@ -32,13 +32,19 @@ class Line:
 
     ``lattice`` (engines that know their alternatives): every box of the line in reading order,
     rejected ones included, as ``((character, probability), ...)`` with ``""`` for "not a
-    character"; the harness decodes a format from it (:mod:`bench.formats`)."""
+    character"; the harness decodes a format from it (:mod:`bench.formats`).
+
+    ``choices`` (string engines that know alternatives, Tesseract): one per character of ``text``,
+    whitespace left out, as ``((character, probability), ...)`` with the character read first. The
+    reading stays the string; a format corrects it with these alternatives in place of the look-alike
+    edits other string engines get (:func:`ocr2stage.decoding.choice_costs`)."""
 
     text: str
     box: Box | None = None
     confidence: float | None = None
     chars: tuple[Char, ...] | None = None
     lattice: tuple[tuple[tuple[str, float], ...], ...] | None = None
+    choices: tuple[tuple[tuple[str, float], ...], ...] | None = None
 
     @property
     def height(self) -> float:
@@ -75,12 +81,15 @@ class Reading:
                         )
                         for c in chars
                     ),
-                    lattice=None
-                    if ln.get("lattice") is None
-                    else tuple(tuple((str(c), float(p)) for c, p in box) for box in ln["lattice"]),
+                    lattice=_alternatives(ln.get("lattice")),
+                    choices=_alternatives(ln.get("choices")),
                 )
             )
         return Reading(lines=tuple(lines))
+
+
+def _alternatives(boxes: list[list[Any]] | None) -> tuple[tuple[tuple[str, float], ...], ...] | None:
+    return None if boxes is None else tuple(tuple((str(c), float(p)) for c, p in box) for box in boxes)
 
 
 @dataclass(frozen=True)
