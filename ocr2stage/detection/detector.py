@@ -34,11 +34,15 @@ class DetectorConfig:
     char_px_range: tuple[float, float] = (14.0, 48.0)
     target_char_px: float = 28.0
     max_side: int = MAX_SIDE
-    max_area: int = 256 * 256
+    max_area: int = 3 * 128 * 128
     """Largest second-pass CRAFT input in pixels (width x height; 0: no bound beyond ``max_side``).
     Why: CRAFT's time grows with its input area, and on plate photos the second pass upscaled for
     the slogan's small letters (the median character) to up to 1248x608, 1.7 s of int8 CRAFT, while
-    bringing the code far above CRAFT's good size. Bounded, plates_us's first 160: see docs/speed.md."""
+    bringing the code far above CRAFT's good size. 49,152 rather than 65,536 since the rest of the
+    reader got faster: on plates_us's first 300 the tail (p95/p50) fell from 2.28 to 1.96 for the
+    same codes read (+4/-5); chosen so that it changed no count on the validation sets (generated
+    dev codes 837 of 1,050 both, +5/-5; held-out br_plates 117 of 213, readings identical), where
+    32,768 lost 9 dev codes (+3/-12). See docs/speed.md."""
     grow: tuple[float, float] = (-0.15, 0.0)
     """Fraction added to each blob's width and height, and ``shift`` of its centre in blob
     heights: measured on generated images so boxes match the characters' ink boxes (the
