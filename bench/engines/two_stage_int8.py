@@ -1,8 +1,9 @@
-"""The two-stage reader as a CPU without native bf16 runs it fastest: CRAFT's backbone in int8,
-the classifier in float32.
+"""The two-stage reader in PyTorch with CRAFT's backbone in int8 (backend ``torch-int8``), the
+classifier float32.
 
-Why a separate engine: the latency target (p50 <= 0.5x EasyOCR) must hold on such CPUs too, and a
-bench run measures it against EasyOCR in the same run, on the same images, like any engine.
+Why a separate engine when ``--engine-option two-stage.backend=`` picks any backend: one run can
+then hold this precision beside ``two-stage`` (``auto``), on the same images, engines taking
+turns, which is how a precision's accuracy and speed are compared fairly.
 """
 
 from __future__ import annotations
