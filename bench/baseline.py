@@ -112,15 +112,15 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     run = summary["run"]
     chars = table.drop_duplicates("file").set_index("file")["truth"].str.len()
     engines: dict[str, Any] = {}
-    for name, e in summary["engines"].items():
+    for name, entry in summary["engines"].items():
         rows = table[table["engine"] == name]
         engines[name] = {
-            "info": e["info"],
-            "error": e["error"],
-            "metrics": e["metrics"],
+            "info": entry["info"],
+            "error": entry["error"],
+            "metrics": entry["metrics"],
             "slices": {
                 col: {value: {k: m.get(k) for k in SLICE_METRICS} for value, m in values.items()}
-                for col, values in e["slices"].items()
+                for col, values in entry["slices"].items()
             },
             "outcomes": _outcomes(rows),
         }

@@ -253,6 +253,11 @@ def fine_tune(
     )
 
 
+def _fold_status(on_event: OnEvent, fold: int) -> Callable[[str], None]:
+    """``fine_tune``'s log for one fold: each message as that fold's status line."""
+    return lambda msg: on_event(FINE_TUNING, f"status:fold {fold}: {msg}", 0)
+
+
 def plan(dataset: Dataset, opts: CrossvalOptions) -> list[int]:
     """The fold of every image; raises CrossvalError before any work when it cannot be made."""
     if not dataset.items:
@@ -311,7 +316,7 @@ def crossval(
                 opts,
                 run_dir,
                 identity,
-                lambda msg, k=k: on_event(FINE_TUNING, f"status:fold {k}: {msg}", 0),
+                _fold_status(on_event, k),
             )
         )
         on_event(FINE_TUNING, "advance", 1)

@@ -128,7 +128,7 @@ def _data_root(folder: Path, manifest: dict[str, Any]) -> Path:
 
 def _read_lines(path: Path) -> list[tuple[int, str | None]]:
     """(line number, text or None if not UTF-8); why: one bad row must not hide the others."""
-    out = []
+    out: list[tuple[int, str | None]] = []
     for no, raw in enumerate(path.read_bytes().splitlines(), start=1):
         try:
             out.append((no, raw.decode("utf-8-sig" if no == 1 else "utf-8")))

@@ -198,7 +198,8 @@ def _latency(engine: str, base: dict[str, Any], run: dict[str, Any], cfg: GateCo
     ref, name = cfg.latency_reference, f"latency ({cfg.latency_stat} / {cfg.latency_reference})"
     ratios = {label: _latency_ratio(snap, engine, cfg) for label, snap in (("baseline", base), ("run", run))}
     missing = [label for label, r in ratios.items() if r is None]
-    if missing:
+    before, after = ratios["baseline"], ratios["run"]
+    if before is None or after is None:
         return Check(
             engine,
             name,
@@ -206,11 +207,8 @@ def _latency(engine: str, base: dict[str, Any], run: dict[str, Any], cfg: GateCo
             f"cannot judge latency: no {cfg.latency_stat} of {engine} and of the "
             f'reference {ref} in the {" and ".join(missing)} (set latency_reference = "" to turn latency off)',
         )
-    growth = ratios["run"] / ratios["baseline"]
-    text = (
-        f"{ratios['baseline']:.2f} -> {ratios['run']:.2f} x {ref} "
-        f"(x{growth:.2f} of baseline, limit x{cfg.max_latency_ratio:g})"
-    )
+    growth = after / before
+    text = f"{before:.2f} -> {after:.2f} x {ref} (x{growth:.2f} of baseline, limit x{cfg.max_latency_ratio:g})"
     return Check(engine, name, "fail" if growth > cfg.max_latency_ratio else "pass", text)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Literal
 
 from bench.engines.base import Line, Reading
 
 READOUTS = ("all_lines", "tallest_line", "best_fit")
-UNICODE_FORMS = ("NFKC", "none")
+UnicodeForm = Literal["NFKC", "none"]
+UNICODE_FORMS: tuple[UnicodeForm, ...] = ("NFKC", "none")
 """``normalize.unicode``, NFKC by default: a full-width ``：``, ``Ｓ`` or ``１`` (PP-OCRv5 returns them)
 is the character it shows, so it is compared as that character; ``"none"`` compares code points as given."""
 
@@ -29,8 +30,9 @@ def scoring_key(manifest: dict[str, Any]) -> dict[str, Any]:
     return {k: manifest.get(k) for k in SCORING_KEYS}
 
 
-def unicode_form(manifest: dict[str, Any]) -> str:
-    """The Unicode normalisation the manifest asks for (part of the scoring key)."""
+def unicode_form(manifest: dict[str, Any]) -> UnicodeForm:
+    """The Unicode normalisation the manifest asks for (part of the scoring key; one of
+    UNICODE_FORMS, which ``bench.manifest`` checks)."""
     return manifest.get("normalize", {}).get("unicode", UNICODE_FORMS[0])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Collection, Mapping
 from importlib.metadata import entry_points
 
 from bench.engines.base import Engine, EngineUnavailable
@@ -87,7 +88,8 @@ def engine_options(specs: list[str], engines: list[str]) -> dict[str, dict[str, 
         if key == "device" or key not in params:
             takes = ", ".join(p for p in params if p != "device") or "none"
             raise ValueError(f"engine option {spec!r}: {engine} takes no option {key!r} (its options: {takes})")
-        allowed = getattr(cls, "option_choices", dict)().get(key)
+        option_choices: Callable[[], Mapping[str, Collection[str]]] = getattr(cls, "option_choices", dict)
+        allowed = option_choices().get(key)
         if allowed is not None and value not in allowed:
             raise ValueError(f"engine option {spec!r}: {engine}'s {key} is one of {', '.join(allowed)}")
         out.setdefault(engine, {})[key] = value

@@ -25,9 +25,9 @@ DET, REC = "PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"
 
 
 def _model_dirs() -> dict[str, Path]:
-    user = {DET: os.environ.get("OCR2STAGE_PADDLE_DET_DIR"), REC: os.environ.get("OCR2STAGE_PADDLE_REC_DIR")}
-    if all(user.values()):
-        return {k: Path(v) for k, v in user.items()}
+    det, rec = os.environ.get("OCR2STAGE_PADDLE_DET_DIR"), os.environ.get("OCR2STAGE_PADDLE_REC_DIR")
+    if det and rec:
+        return {DET: Path(det), REC: Path(rec)}
     return verify_paddle_models()
 
 

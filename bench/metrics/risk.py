@@ -267,7 +267,9 @@ def _crossfit(
     total = sum(cum_w[:, -1] if cum_w.shape[1] else np.zeros(cum_w.shape[0]) for cum_w, _ in cums)
     out = {}
     for t in targets:
-        acc, err, chosen = 0.0, 0.0, []
+        acc: np.ndarray | float = 0.0
+        err: np.ndarray | float = 0.0
+        chosen: list[np.ndarray] = []
         for i, j in ((0, 1), (1, 0)):
             k = _choose(parts[i], counts[i], *cums[i], t)
             thr = parts[i].thresholds[k]
@@ -306,10 +308,10 @@ def operating_points(
     point = _crossfit(parts, counts, None, rng, max_misreads)
     rates: dict[float, list[np.ndarray]] = {t: [] for t in max_misreads}
     for start in range(0, n_resamples if o.size else 0, _CHUNK):
-        for t, (acc, _, total, _) in _crossfit(
+        for t, (acc_r, _, total_r, _) in _crossfit(
             parts, counts, min(_CHUNK, n_resamples - start), rng, max_misreads
         ).items():
-            rates[t].append(acc / np.maximum(total, 1))
+            rates[t].append(acc_r / np.maximum(total_r, 1))
     tail = (1 - confidence_level) / 2 * 100
     out = []
     for t in max_misreads:

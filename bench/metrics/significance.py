@@ -111,7 +111,7 @@ def mean_ci(
     return _percentiles(stats, float(v.sum() / d.sum()), int(v.size), confidence)
 
 
-def mcnemar_exact(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray) -> McNemar:
+def mcnemar_exact(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> McNemar:
     """Exact (binomial) McNemar test of whether A and B differ on the same images.
 
     Exact rather than chi-squared because engines that agree on most images leave only a

@@ -20,13 +20,13 @@ def align(truth: str, pred: str) -> list[tuple[Op, str, str]]:
     deletions or insertions, so every entry is one character on at least one side.
     """
     out: list[tuple[Op, str, str]] = []
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(truth, pred):
-        t, p = truth[i1:i2], pred[j1:j2]
-        if tag == "equal":
+    for op in Levenshtein.opcodes(truth, pred):
+        t, p = truth[op.src_start : op.src_end], pred[op.dest_start : op.dest_end]
+        if op.tag == "equal":
             out += [("equal", a, a) for a in t]
-        elif tag == "delete":
+        elif op.tag == "delete":
             out += [("delete", a, "") for a in t]
-        elif tag == "insert":
+        elif op.tag == "insert":
             out += [("insert", "", b) for b in p]
         else:
             n = min(len(t), len(p))
@@ -55,8 +55,9 @@ def failure_class(truth: str, pred: str) -> str:
     if not pred:
         return "no_text"
     e = edit_counts(truth, pred)
-    kinds = [k for k in ("del", "ins", "sub") if e[k]]
-    return {("del",): "missing_chars", ("ins",): "extra_chars", ("sub",): "substitutions"}.get(tuple(kinds), "mixed")
+    kinds = tuple(k for k in ("del", "ins", "sub") if e[k])
+    single: dict[tuple[str, ...], str] = {("del",): "missing_chars", ("ins",): "extra_chars", ("sub",): "substitutions"}
+    return single.get(kinds, "mixed")
 
 
 def char_error_table(pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from bench.report.load import Run
 def formats_section(run: Run) -> dict[str, Any] | None:
     """Rows per engine and per (format, engine), and decision sentences that lead with misreads;
     None when the run has no formats."""
-    engines = []
+    engines: list[dict[str, Any]] = []
     for e in run.engines:
         f = (run.summary.get("engines", {}).get(e) or {}).get("formats")
         if f:
@@ -23,10 +23,10 @@ def formats_section(run: Run) -> dict[str, Any] | None:
         {"format": name, "engine": e["engine"], **row} for e in engines for name, row in e["per_format"].items()
     ]
     sentences = []
-    for e in sorted(engines, key=lambda e: (e["constrained"]["misread"], -e["constrained"]["read_right"])):
-        raw, con = e["raw"], e["constrained"]
+    for entry in sorted(engines, key=lambda x: (x["constrained"]["misread"], -x["constrained"]["read_right"])):
+        raw, con = entry["raw"], entry["constrained"]
         sentences.append(
-            f"With formats, {e['engine']} misreads {con['misread']:,} of {con['n']:,} codes "
+            f"With formats, {entry['engine']} misreads {con['misread']:,} of {con['n']:,} codes "
             f"({100 * con['misread_rate']:.1f}%; raw {raw['misread']:,}), reads {100 * con['read_right_rate']:.1f}% "
             f"right (raw {100 * raw['read_right_rate']:.1f}%) and turns {con['no_read']:,} away as no-reads."
         )

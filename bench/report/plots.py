@@ -209,7 +209,9 @@ def risk_coverage(
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     markers = "osD^v"
     for e, (read, misread) in curves.items():
-        keep = np.unique(np.linspace(0, len(read) - 1, CURVE_POINTS).round().astype(int)) if len(read) else []
+        keep: np.ndarray | list[int] = (
+            np.unique(np.linspace(0, len(read) - 1, CURVE_POINTS).round().astype(int)) if len(read) else []
+        )
         ax.plot(100 * read[keep], 100 * misread[keep], color=colors[e], lw=1.5, label=e)
         for k, (r, m) in enumerate(points.get(e, [])):
             ax.plot(100 * r, 100 * m, markers[k % len(markers)], color=colors[e], ms=6, mfc="white", mew=1.5)

@@ -6,12 +6,15 @@ missing) is made here, in Python, where it can be tested.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
 from bench.metrics.risk import (
     MAX_MISREADS,
+    OperatingPoint,
+    Reliability,
+    RiskCoverage,
     operating_points,
     reliability,
     risk_coverage,
@@ -62,9 +65,15 @@ def _comparison(w: EngineStats, o: EngineStats, test: McNemar, run: Run) -> str:
     )
 
 
+def _p50(s: EngineStats) -> float:
+    p50 = s.latency["p50_ms"]
+    assert p50 is not None  # only engines with a finite median time are sorted by it
+    return p50
+
+
 def _speed(ran: list[EngineStats], best: EngineStats) -> str | None:
     """Median time per image of every timed engine, as a multiple of the fastest's."""
-    timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=lambda s: s.latency["p50_ms"])
+    timed = sorted((s for s in ran if finite(s.latency["p50_ms"])), key=_p50)
     if len(timed) < 2:
         return None
     fast = timed[0]
@@ -171,10 +180,19 @@ def _limit(max_misread: float) -> str:
     return f"{100 * max_misread:g}%"
 
 
+class _MisreadEngine(TypedDict):
+    """One engine's entry in the misreads section (the template reads these keys)."""
+
+    stats: EngineStats
+    curve: RiskCoverage
+    reliability: Reliability
+    points: list[OperatingPoint]
+
+
 def misreads(run: Run, stats: list[EngineStats], colors: dict[str, str]) -> dict[str, Any]:
     """Misreads against no-reads: per engine the risk-coverage curve, the cross-fitted operating
     points and calibration, from the stored confidences; one decision sentence per operating point."""
-    engines = []
+    engines: list[_MisreadEngine] = []
     for s in stats:
         inputs = misread_inputs(run.rows(s.engine)) if s.has_results else None
         if inputs is None:
@@ -317,7 +335,9 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
     ran = [s for s in stats if s.has_results]
     if not ran:
         return {}
-    rates, counts, confusions = {}, None, []
+    rates: dict[str, pd.Series] = {}
+    counts: pd.Series | None = None
+    confusions = []
     for s in ran:
         pairs = list(zip(run.rows(s.engine)["truth"], run.rows(s.engine)["prediction"]))
         table = char_error_table(pairs).set_index("char").drop(index="<ins>", errors="ignore")
@@ -336,6 +356,7 @@ def characters(run: Run, stats: list[EngineStats]) -> dict[str, Any]:
             )
     rate = pd.DataFrame(rates)
     rate = rate[rate.fillna(0).max(axis=1) > 0] if len(rate) > 40 else rate
+    assert counts is not None  # ran is not empty
     rate.index = [f"{char(c)}\n{int(counts[c])}" for c in rate.index]
     chart = (
         plots.heatmap(

@@ -8,7 +8,7 @@ McNemar test wherever two sets of outcomes cover the same images.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -141,5 +141,5 @@ def ratio(a: float | None, b: float | None) -> float:
     return float(a) / float(b)
 
 
-def finite(x: float | None) -> bool:
+def finite(x: float | None) -> TypeGuard[float]:
     return x is not None and bool(np.isfinite(x))
