@@ -21,9 +21,6 @@ from bench.engines.base import Char, EngineInfo, EngineUnavailable, Line, Readin
 
 class TwoStageEngine:
     name: ClassVar[str] = "two-stage"
-    precision: ClassVar[dict[str, bool]] = {}
-    """``bf16`` and ``int8`` of ``TwoStageOCR.from_pretrained``, which pick the precision; one left
-    out takes that method's default (bf16 where the hardware has it natively)."""
 
     @staticmethod
     def check() -> None:
@@ -63,8 +60,6 @@ class TwoStageEngine:
                 device=device,
                 classifier_path=None if classifier is None else Path(classifier),
                 backend=backend,
-                bf16=self.precision.get("bf16"),
-                int8=self.precision.get("int8", False),
             )
         except (WeightsError, BackendError) as e:
             raise EngineUnavailable(f"two-stage: {e}") from e

@@ -15,4 +15,7 @@ from bench.engines.two_stage import TwoStageEngine
 
 class TwoStageInt8Engine(TwoStageEngine):
     name: ClassVar[str] = "two-stage-int8"
-    precision: ClassVar[dict[str, bool]] = {"bf16": False, "int8": True}
+
+    def __init__(self, device: str = "cpu", classifier: str | None = None, backend: str = "torch-int8") -> None:
+        """As ``two-stage``, with ``torch-int8`` as the backend unless another is asked for."""
+        super().__init__(device, classifier, backend)
