@@ -157,7 +157,8 @@ def test_an_unknown_backend_is_refused_by_name() -> None:
 
 def test_the_second_pass_is_bounded_in_area() -> None:
     """A plate-like image whose many small letters (a slogan) would have the second pass upscale
-    it 3-4x (to ~1200x600, 1.7 s of CRAFT) is re-read at no more than ``max_area`` pixels."""
+    it 3-4x (to ~1200x600, 1.7 s of CRAFT) is re-read at no more than ``max_area`` pixels, and
+    not at all when that bound leaves a change of scale below ``min_rescale`` (here 1.25)."""
     from PIL import Image, ImageDraw, ImageFont
 
     from ocr2stage.detection import CharDetector, DetectorConfig
@@ -185,3 +186,8 @@ def test_the_second_pass_is_bounded_in_area() -> None:
     detector.config = DetectorConfig()
     assert detector.detect(np.asarray(image))
     assert all(w * h <= 1.2 * bound for w, h in sizes), sizes
+    assert len(sizes) == 1, sizes
+    sizes.clear()
+    detector.config = DetectorConfig(min_rescale=1.0)
+    assert detector.detect(np.asarray(image))
+    assert len(sizes) == 2 and sizes[1][0] / sizes[0][0] == 1.25, sizes
