@@ -21,6 +21,8 @@ from ocr2stage.checksums import WeightsError, file_digest
 from ocr2stage.classification.net import CLASSES, CROP_SIZE, CharNet
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "weights" / "classifier.pt"
+CALIBRATION_BATCH = 64
+"""Crops per batch when the int8 ranges are calibrated (see :func:`_onnx_file`)."""
 
 
 def sidecar(path: Path) -> Path:
@@ -159,6 +161,3 @@ def _onnx_file(net: CharNet, checksum: str, calibration: Callable[[], np.ndarray
         backends.quantize(source, out, "crops", batches, lambda node: node.startswith("/features/"))
 
     return backends.cached_model(f"classifier-int8{backends.int8_tag()}", checksum, quantised)
-
-
-CALIBRATION_BATCH = 64
