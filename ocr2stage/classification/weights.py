@@ -124,8 +124,9 @@ class CharClassifier:
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in numpy, float32.
 
-    Why not ``torch.softmax`` after ONNX Runtime: it woke torch's thread pool while ONNX Runtime's
-    threads were still spinning, ~4 ms a call on 2 cores (6% of a serials read), for 41 numbers a crop.
+    Why not ``torch.softmax`` after ONNX Runtime: it woke torch's thread pool beside ONNX Runtime's
+    for 41 numbers a crop (~4 ms a call on 2 cores, measured while the sessions still spun; 6% of
+    a serials read then), and an ONNX path needs no torch tensor at all.
     """
     z = np.exp(logits - logits.max(axis=1, keepdims=True), dtype=np.float32)
     return z / z.sum(axis=1, keepdims=True)
